@@ -1,0 +1,137 @@
+"""Neutral, frozen records that both adapters translate into and out of.
+
+Only the Intigriti adapter knows Intigriti JSON and only the Jira adapter knows Jira
+JSON; the sync core sees these records. Values are *raw* names as each side spells them
+(``"High"``, ``"Closed"``, ``"In Progress"``); turning them into canonical sync values is
+the job of ``syncd.sync.mapping``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Program:
+    """An Intigriti program visible to the API user."""
+
+    id: str
+    handle: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SubmissionReport:
+    """The researcher-written part of a submission (untrusted text)."""
+
+    original_title: str | None = None
+    type_name: str | None = None
+    category: str | None = None
+    cwe: str | None = None
+    asset: str | None = None
+    endpoint: str | None = None
+    poc_description: str | None = None
+    impact: str | None = None
+    recommended_solution: str | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One Intigriti submission, as far as syncd cares.
+
+    ``severity`` is the severity name (``Low`` .. ``Exceptional``) or None when unset;
+    ``status`` the status name (``Triage``, ``Pending``, ``Accepted``, ``Closed``, ...);
+    ``close_reason`` the close-reason name when closed. ``updated_at`` is timezone-aware
+    UTC. ``report`` is only filled by a detail read.
+    """
+
+    code: str
+    program_id: str
+    title: str
+    status: str
+    close_reason: str | None
+    severity: str | None
+    cvss_vector: str | None
+    cvss_score: float | None
+    internal_reference: str | None
+    internal_reference_url: str | None
+    created_at: datetime
+    updated_at: datetime
+    web_url: str | None = None
+    researcher: str | None = None
+    report: SubmissionReport | None = None
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """One item of a list response that could not be parsed (the rest still can)."""
+
+    item: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SubmissionBatch:
+    """The result of a list read: parsed submissions plus per-item failures."""
+
+    submissions: tuple[Submission, ...]
+    failures: tuple[ItemFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One Jira issue, as far as syncd cares.
+
+    ``id`` is stable; ``key`` changes when the issue moves to another project.
+    ``submission_code`` is read from syncd's entity property or label, when present.
+    ``updated_at`` is timezone-aware UTC.
+    """
+
+    id: str
+    key: str
+    project: str
+    status: str
+    priority: str | None
+    resolution: str | None
+    updated_at: datetime
+    submission_code: str | None = None
+    cvss: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class NewIssue:
+    """What syncd asks the Jira adapter to create for one submission."""
+
+    project: str
+    submission_code: str
+    summary: str
+    description: str
+    priority: str | None
+    labels: tuple[str, ...] = ()
+    cvss: str | None = None
+    issue_type: str = "Bug"
+
+
+@dataclass(frozen=True)
+class IssueBatch:
+    """The result of a Jira search: parsed issues plus per-item failures."""
+
+    issues: tuple[Issue, ...]
+    failures: tuple[ItemFailure, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class OAuthToken:
+    """An Intigriti OAuth token pair as stored in the database.
+
+    ``expires_at`` is timezone-aware UTC, or None for a non-expiring access token.
+    ``refresh_token`` is None when the grant gave none (non-expiring mode).
+    """
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scope: str = ""
