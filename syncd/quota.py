@@ -104,6 +104,11 @@ class TokenBucket:
             self._updated = now
             self._server_pauses += 1
 
+    def waiting(self, priority: Priority) -> int:
+        """How many callers of this priority are waiting for a token now."""
+        with self._lock:
+            return self._waiting[priority]
+
     def stats(self) -> BucketStats:
         with self._lock:
             return BucketStats(

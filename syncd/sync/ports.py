@@ -33,9 +33,7 @@ class IntigritiSide(Protocol):
         """Set the severity by name (``Low`` .. ``Exceptional``) and optional CVSS vector."""
         ...
 
-    def move_to_status(
-        self, submission: Submission, status: str, close_reason: str | None
-    ) -> None:
+    def move_to_status(self, submission: Submission, status: str, close_reason: str | None) -> None:
         """Move the submission to ``status`` (and close reason) with the needed triggers.
 
         Raises NotAllowed when Intigriti refuses the move from the current status.

@@ -1,0 +1,123 @@
+"""``syncd status``: what an operator needs to see, gathered from the database only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from syncd.logging import redacted_copy
+from syncd.store.repository import Repository
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    schema_current: bool
+    links: dict[str, int] = field(default_factory=dict)
+    blocked: list[dict[str, Any]] = field(default_factory=list)
+    parked: list[dict[str, Any]] = field(default_factory=list)
+    failing: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    cycles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def gather(repository: Repository, *, limit: int = 20) -> StatusReport:
+    if not repository.is_current():
+        return StatusReport(schema_current=False)
+    counts = repository.link_counts()
+    blocked = [
+        {"submission": link.submission_code, "issue": link.issue_key, "reason": link.error}
+        for link in repository.links_in_state("blocked", limit)
+    ]
+    parked = [
+        {"submission": link.submission_code, "reason": link.error}
+        for link in repository.links_in_state("parked", limit)
+    ]
+    failing = [
+        {
+            "submission": link.submission_code,
+            "issue": link.issue_key,
+            "attempts": link.attempts,
+            "error": link.error,
+        }
+        for link in repository.failing_links(limit)
+        if link.state not in ("blocked", "parked")
+    ]
+    conflicts = [
+        {
+            "at": _when(entry.at),
+            "submission": entry.submission_code,
+            "field": entry.field,
+            "intigriti": entry.old_value,
+            "jira": entry.new_value,
+            "outcome": entry.outcome,
+            "detail": entry.detail,
+        }
+        for entry in repository.recent_audit(outcome_prefix="conflict", limit=limit)
+    ]
+    cycles = [
+        {
+            "source": cursor.source,
+            "last_success": _when(cursor.last_success_at),
+            "watermark": _when(cursor.watermark),
+            "last_error": cursor.last_error,
+            "last_error_at": _when(cursor.last_error_at),
+            "stats": cursor.last_stats,
+        }
+        for cursor in repository.cursors()
+    ]
+    return StatusReport(True, counts, blocked, parked, failing, conflicts, cycles)
+
+
+def render_json(report: StatusReport) -> str:
+    return json.dumps(redacted_copy(asdict(report)), indent=2, sort_keys=True)
+
+
+def render_text(report: StatusReport) -> str:
+    data = redacted_copy(asdict(report))
+    if not report.schema_current:
+        return "database schema is missing or out of date: run `syncd db upgrade`"
+    lines = []
+    total = sum(report.links.values())
+    by_state = ", ".join(f"{state} {count}" for state, count in sorted(report.links.items()))
+    lines.append(f"links: {total}" + (f" ({by_state})" if by_state else ""))
+    for title, key in (("blocked", "blocked"), ("parked", "parked"), ("failing", "failing")):
+        items = data[key]
+        lines.append(f"{title}: {len(items)}")
+        for item in items:
+            who = item.get("submission")
+            issue = f" [{item['issue']}]" if item.get("issue") else ""
+            reason = item.get("reason") or item.get("error") or ""
+            lines.append(f"  {who}{issue}: {reason}")
+    lines.append(f"recent conflicts: {len(data['conflicts'])}")
+    for item in data["conflicts"]:
+        lines.append(
+            f"  {item['at']} {item['submission']} {item['field']}: intigriti={item['intigriti']}"
+            f" jira={item['jira']} -> {item['outcome']}"
+        )
+    if not data["cycles"]:
+        lines.append("cycles: none yet")
+    for cycle in data["cycles"]:
+        lines.append(
+            f"cycle {cycle['source']}: last success {cycle['last_success'] or 'never'}"
+            + (
+                f", last error {cycle['last_error_at']}: {cycle['last_error']}"
+                if cycle["last_error"]
+                else ""
+            )
+        )
+        stats = cycle.get("stats") or {}
+        quota = stats.get("quota")
+        if quota:
+            for bucket in quota:
+                lines.append(
+                    f"  quota {bucket['name']}: {bucket['granted']} requests"
+                    f" at {bucket['rate_per_minute']:g}/min, waited {bucket['waited_seconds']}s,"
+                    f" server pauses {bucket['paused_by_server']}"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,605 @@
+"""The repository: the only code that opens database sessions.
+
+Everything goes in and out as frozen records, never ORM objects, so no caller can hold a
+session open by accident. Each public method is one short transaction; a failure rolls
+back only that method's work. Timestamps are timezone-aware UTC on the way out, whatever
+the database kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncd.errors import StoreError
+from syncd.logging import register_secret
+from syncd.records import OAuthToken
+from syncd.store import migrate
+from syncd.store.engine import SQLITE_IMMEDIATE, make_engine
+from syncd.store.tables import AuditRow, CursorRow, LinkRow, OAuthTokenRow
+
+LinkState = Literal["creating", "linked", "blocked", "parked"]
+Field = Literal["severity", "status", "internal_reference"]
+_BASE_COLUMNS: dict[str, str] = {
+    "severity": "base_severity",
+    "status": "base_status",
+    "internal_reference": "base_internal_reference",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    id: int
+    submission_code: str
+    program_id: str
+    issue_id: str | None
+    issue_key: str | None
+    state: LinkState
+    base_severity: str | None
+    base_status: str | None
+    base_internal_reference: str | None
+    blocked_signature: str | None
+    error: str | None
+    attempts: int
+    create_attempted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CursorRecord:
+    source: str
+    watermark: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    last_stats: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    submission_code: str
+    field: str
+    direction: str
+    old_value: str | None
+    new_value: str | None
+    outcome: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    submission_code: str
+    field: str
+    direction: str
+    old_value: str | None
+    new_value: str | None
+    outcome: str
+    detail: str | None
+
+
+def _link(row: LinkRow) -> LinkRecord:
+    created = _aware(row.created_at)
+    updated = _aware(row.updated_at)
+    assert created is not None and updated is not None
+    return LinkRecord(
+        id=row.id,
+        submission_code=row.submission_code,
+        program_id=row.program_id,
+        issue_id=row.issue_id,
+        issue_key=row.issue_key,
+        state=row.state,  # type: ignore[arg-type]  # constrained by the writers below
+        base_severity=row.base_severity,
+        base_status=row.base_status,
+        base_internal_reference=row.base_internal_reference,
+        blocked_signature=row.blocked_signature,
+        error=row.error,
+        attempts=row.attempts,
+        create_attempted_at=_aware(row.create_attempted_at),
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+class Repository:
+    """All database access of syncd."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        try:
+            migrate.upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database migration failed: {type(exc).__name__}") from exc
+
+    def is_current(self) -> bool:
+        return migrate.current_revision(self.engine) == migrate.head_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    def _run(self, work: Callable[[Session], Any], *, what: str) -> Any:
+        try:
+            with self._session() as session, session.begin():
+                return work(session)
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while {what}: {type(exc).__name__}") from exc
+
+    # -- links -----------------------------------------------------------------------
+
+    def get_link(self, code: str) -> LinkRecord | None:
+        def work(session: Session) -> LinkRecord | None:
+            row = session.scalar(select(LinkRow).where(LinkRow.submission_code == code))
+            return _link(row) if row else None
+
+        result: LinkRecord | None = self._run(work, what=f"reading link {code}")
+        return result
+
+    def link_by_issue_id(self, issue_id: str) -> LinkRecord | None:
+        def work(session: Session) -> LinkRecord | None:
+            row = session.scalar(select(LinkRow).where(LinkRow.issue_id == issue_id))
+            return _link(row) if row else None
+
+        result: LinkRecord | None = self._run(work, what=f"reading link of issue {issue_id}")
+        return result
+
+    def links(self, codes: Sequence[str] | None = None) -> dict[str, LinkRecord]:
+        """Links by submission code (all of them when ``codes`` is None)."""
+
+        def work(session: Session) -> dict[str, LinkRecord]:
+            query = select(LinkRow)
+            if codes is not None:
+                query = query.where(LinkRow.submission_code.in_(list(codes)))
+            return {row.submission_code: _link(row) for row in session.scalars(query)}
+
+        if codes is not None and len(codes) > 500:
+            merged: dict[str, LinkRecord] = {}
+            for start in range(0, len(codes), 500):
+                merged.update(self.links(codes[start : start + 500]))
+            return merged
+        result: dict[str, LinkRecord] = self._run(work, what="reading links")
+        return result
+
+    def iter_links(self, batch: int = 500) -> Iterator[LinkRecord]:
+        """Every link in id order, read in batches (bounded memory)."""
+        last = 0
+        while True:
+
+            def work(session: Session, after: int = last) -> list[LinkRecord]:
+                query = select(LinkRow).where(LinkRow.id > after).order_by(LinkRow.id)
+                return [_link(row) for row in session.scalars(query.limit(batch))]
+
+            rows: list[LinkRecord] = self._run(work, what="reading links")
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
+    def begin_create(self, code: str, program_id: str, now: datetime) -> LinkRecord:
+        """Record the intent to create an issue (before any request is made).
+
+        Returns the existing link instead when one exists: the unique submission code
+        makes a second intent for one submission impossible, across processes too.
+        """
+
+        def work(session: Session) -> LinkRecord:
+            row = LinkRow(
+                submission_code=code,
+                program_id=program_id,
+                state="creating",
+                attempts=0,
+                create_attempted_at=None,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return _link(row)
+
+        try:
+            result: LinkRecord = self._run(work, what=f"recording intent for {code}")
+            return result
+        except IntegrityError:
+            existing = self.get_link(code)
+            if existing is None:  # pragma: no cover - the conflicting row vanished
+                raise StoreError(f"could not record intent for {code}") from None
+            return existing
+
+    def _update(self, code: str, values: dict[str, Any], *, what: str) -> LinkRecord:
+        def work(session: Session) -> LinkRecord:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                raise StoreError(f"no link for submission {code}")
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_at = values.get("updated_at", utcnow())
+            session.flush()
+            return _link(row)
+
+        result: LinkRecord = self._run(work, what=what)
+        return result
+
+    def mark_create_attempt(self, code: str, now: datetime) -> LinkRecord:
+        """Stamp the moment a create request is about to be sent (before sending it)."""
+        link = self.get_link(code)
+        attempts = (link.attempts if link else 0) + 1
+        return self._update(
+            code,
+            {"create_attempted_at": now, "attempts": attempts, "updated_at": now},
+            what=f"marking create attempt for {code}",
+        )
+
+    def complete_link(
+        self, code: str, issue_id: str, issue_key: str, audit: Sequence[AuditEntry] = ()
+    ) -> LinkRecord:
+        """The issue exists: the link becomes ``linked`` (same transaction as its audit)."""
+
+        def work(session: Session) -> LinkRecord:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                raise StoreError(f"no link for submission {code}")
+            row.issue_id = issue_id
+            row.issue_key = issue_key
+            row.state = "linked"
+            row.error = None
+            row.attempts = 0
+            row.blocked_signature = None
+            row.updated_at = utcnow()
+            _add_audit(session, audit, row.id)
+            session.flush()
+            return _link(row)
+
+        result: LinkRecord = self._run(work, what=f"linking {code} to {issue_key}")
+        return result
+
+    def adopt(
+        self, code: str, program_id: str, issue_id: str, issue_key: str, audit: Sequence[AuditEntry]
+    ) -> LinkRecord:
+        """Link a submission to an existing issue (new link, or relink of an existing one)."""
+        now = utcnow()
+        self.begin_create(code, program_id, now)
+        return self.complete_link(code, issue_id, issue_key, audit)
+
+    def apply_field_result(
+        self,
+        code: str,
+        *,
+        bases: dict[str, str | None] | None = None,
+        issue_key: str | None = None,
+        audit: Sequence[AuditEntry] = (),
+        clear_block: bool = False,
+    ) -> LinkRecord:
+        """Commit the outcome of one action: new bases, key, audit rows, together."""
+
+        def work(session: Session) -> LinkRecord:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                raise StoreError(f"no link for submission {code}")
+            for field, value in (bases or {}).items():
+                setattr(row, _BASE_COLUMNS[field], value)
+            if issue_key is not None:
+                row.issue_key = issue_key
+            if clear_block and row.state in ("blocked", "parked"):
+                row.state = "linked" if row.issue_id else "creating"
+                row.blocked_signature = None
+                row.error = None
+                row.attempts = 0
+            row.updated_at = utcnow()
+            _add_audit(session, audit, row.id)
+            session.flush()
+            return _link(row)
+
+        result: LinkRecord = self._run(work, what=f"recording result for {code}")
+        return result
+
+    def block(self, code: str, signature: str, reason: str, audit: Sequence[AuditEntry]) -> None:
+        def work(session: Session) -> None:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                raise StoreError(f"no link for submission {code}")
+            row.state = "blocked"
+            row.blocked_signature = signature
+            row.error = reason
+            row.updated_at = utcnow()
+            _add_audit(session, audit, row.id)
+
+        self._run(work, what=f"blocking {code}")
+
+    def record_failure(self, code: str, error: str) -> LinkRecord | None:
+        """Count a failed attempt on a link (the link keeps its state and bases)."""
+
+        def work(session: Session) -> LinkRecord | None:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                return None
+            row.attempts += 1
+            row.error = error
+            row.updated_at = utcnow()
+            return _link(row)
+
+        result: LinkRecord | None = self._run(work, what=f"recording failure for {code}")
+        return result
+
+    def park(self, code: str, program_id: str, error: str) -> None:
+        """Park a submission whose payload could not be parsed (creating a row if needed)."""
+        now = utcnow()
+        self.begin_create(code, program_id, now)
+        self._update(code, {"state": "parked", "error": error}, what=f"parking {code}")
+
+    def unpark(self, code: str) -> LinkRecord | None:
+        """A parked submission parsed again: back to linked (or creating, no issue yet)."""
+        link = self.get_link(code)
+        if link is None or link.state != "parked":
+            return link
+        state = "linked" if link.issue_id else "creating"
+        return self._update(code, {"state": state, "error": None}, what=f"unparking {code}")
+
+    def relink_issue(self, code: str, issue_id: str, issue_key: str) -> LinkRecord:
+        return self._update(
+            code, {"issue_id": issue_id, "issue_key": issue_key}, what=f"relinking {code}"
+        )
+
+    def link_counts(self) -> dict[str, int]:
+        def work(session: Session) -> dict[str, int]:
+            query = select(LinkRow.state, func.count()).group_by(LinkRow.state)
+            return {state: count for state, count in session.execute(query)}
+
+        result: dict[str, int] = self._run(work, what="counting links")
+        return result
+
+    def links_in_state(self, state: LinkState, limit: int = 100) -> list[LinkRecord]:
+        def work(session: Session) -> list[LinkRecord]:
+            query = select(LinkRow).where(LinkRow.state == state).order_by(LinkRow.id)
+            return [_link(row) for row in session.scalars(query.limit(limit))]
+
+        result: list[LinkRecord] = self._run(work, what=f"reading {state} links")
+        return result
+
+    def failing_links(self, limit: int = 100) -> list[LinkRecord]:
+        def work(session: Session) -> list[LinkRecord]:
+            query = select(LinkRow).where(LinkRow.attempts > 0).order_by(LinkRow.id)
+            return [_link(row) for row in session.scalars(query.limit(limit))]
+
+        result: list[LinkRecord] = self._run(work, what="reading failing links")
+        return result
+
+    # -- audit -----------------------------------------------------------------------
+
+    def audit(self, entries: Sequence[AuditEntry]) -> None:
+        self._run(lambda session: _add_audit(session, entries, None), what="writing audit log")
+
+    def recent_audit(
+        self, *, outcome_prefix: str | None = None, limit: int = 20
+    ) -> list[AuditRecord]:
+        def work(session: Session) -> list[AuditRecord]:
+            query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+            if outcome_prefix is not None:
+                query = query.where(AuditRow.outcome.startswith(outcome_prefix))
+            return [
+                AuditRecord(
+                    id=row.id,
+                    at=_aware(row.at) or utcnow(),
+                    submission_code=row.submission_code,
+                    field=row.field,
+                    direction=row.direction,
+                    old_value=row.old_value,
+                    new_value=row.new_value,
+                    outcome=row.outcome,
+                    detail=row.detail,
+                )
+                for row in session.scalars(query)
+            ]
+
+        result: list[AuditRecord] = self._run(work, what="reading audit log")
+        return result
+
+    # -- cursors ---------------------------------------------------------------------
+
+    def cursor(self, source: str) -> CursorRecord:
+        def work(session: Session) -> CursorRecord:
+            row = session.get(CursorRow, source)
+            if row is None:
+                return CursorRecord(source, None, None, None, None, None)
+            return CursorRecord(
+                source=row.source,
+                watermark=_aware(row.watermark),
+                last_success_at=_aware(row.last_success_at),
+                last_error=row.last_error,
+                last_error_at=_aware(row.last_error_at),
+                last_stats=json.loads(row.last_stats) if row.last_stats else None,
+            )
+
+        result: CursorRecord = self._run(work, what=f"reading cursor {source}")
+        return result
+
+    def cursors(self) -> list[CursorRecord]:
+        def work(session: Session) -> list[str]:
+            return list(session.scalars(select(CursorRow.source).order_by(CursorRow.source)))
+
+        sources: list[str] = self._run(work, what="reading cursors")
+        return [self.cursor(source) for source in sources]
+
+    def _cursor_row(self, session: Session, source: str) -> CursorRow:
+        row = session.get(CursorRow, source, with_for_update=True)
+        if row is None:
+            row = CursorRow(source=source)
+            session.add(row)
+        return row
+
+    def cycle_succeeded(
+        self,
+        source: str,
+        *,
+        watermark: datetime | None,
+        stats: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record a successful cycle; the watermark only ever moves forward."""
+
+        def work(session: Session) -> None:
+            row = self._cursor_row(session, source)
+            current = _aware(row.watermark)
+            if watermark is not None and (current is None or watermark > current):
+                row.watermark = watermark
+            row.last_success_at = now or utcnow()
+            if stats is not None:
+                row.last_stats = json.dumps(stats, sort_keys=True, default=str)
+
+        try:
+            self._run(work, what=f"updating cursor {source}")
+        except IntegrityError:  # two first cycles raced to insert the row: retry once
+            self._run(work, what=f"updating cursor {source}")
+
+    def cycle_failed(self, source: str, error: str, now: datetime | None = None) -> None:
+        def work(session: Session) -> None:
+            row = self._cursor_row(session, source)
+            row.last_error = error
+            row.last_error_at = now or utcnow()
+
+        try:
+            self._run(work, what=f"updating cursor {source}")
+        except IntegrityError:
+            self._run(work, what=f"updating cursor {source}")
+
+    # -- OAuth tokens (implements syncd.intigriti.tokens.TokenStore) -------------------
+
+    def token_store(self, provider: str = "intigriti") -> DatabaseTokenStore:
+        return DatabaseTokenStore(self, provider)
+
+
+def _add_audit(session: Session, entries: Sequence[AuditEntry], link_id: int | None) -> None:
+    now = utcnow()
+    for entry in entries:
+        session.add(
+            AuditRow(
+                at=now,
+                submission_code=entry.submission_code,
+                link_id=link_id,
+                field=entry.field,
+                direction=entry.direction,
+                old_value=entry.old_value,
+                new_value=entry.new_value,
+                outcome=entry.outcome,
+                detail=entry.detail,
+            )
+        )
+
+
+def _token(row: OAuthTokenRow | None) -> OAuthToken | None:
+    if row is None or not row.access_token:
+        return None
+    register_secret(row.access_token, row.refresh_token)
+    return OAuthToken(
+        access_token=row.access_token,
+        refresh_token=row.refresh_token,
+        expires_at=_aware(row.expires_at),
+        scope=row.scope or "",
+    )
+
+
+class DatabaseTokenStore:
+    """The OAuth token pair in the database, refreshed under an exclusive lock.
+
+    ``rotate`` holds a row lock (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite ``BEGIN
+    IMMEDIATE``) for the whole refresh, so two processes or threads never spend the same
+    refresh token, and commits the rotated pair before returning it, so the new access
+    token is only used once the new refresh token is durable.
+    """
+
+    def __init__(self, repository: Repository, provider: str) -> None:
+        self._repository = repository
+        self._provider = provider
+        self._lock_name = f"syncd-oauth-{provider}"
+
+    def load(self) -> OAuthToken | None:
+        def work(session: Session) -> OAuthToken | None:
+            return _token(session.get(OAuthTokenRow, self._provider))
+
+        result: OAuthToken | None = self._repository._run(work, what="reading OAuth token")
+        return result
+
+    def save(self, token: OAuthToken) -> None:
+        self._repository._run(lambda session: self._write(session, token), what="saving token")
+
+    def clear(self) -> None:
+        def work(session: Session) -> None:
+            row = session.get(OAuthTokenRow, self._provider)
+            if row is not None:
+                session.delete(row)
+
+        self._repository._run(work, what="clearing OAuth token")
+
+    def _write(self, session: Session, token: OAuthToken) -> None:
+        register_secret(token.access_token, token.refresh_token)
+        row = session.get(OAuthTokenRow, self._provider)
+        if row is None:
+            row = OAuthTokenRow(provider=self._provider)
+            session.add(row)
+        row.access_token = token.access_token
+        row.refresh_token = token.refresh_token
+        row.expires_at = token.expires_at
+        row.scope = token.scope
+        row.updated_at = utcnow()
+
+    def rotate(
+        self, refresh: Callable[[OAuthToken | None], OAuthToken | None]
+    ) -> OAuthToken | None:
+        engine = self._repository.engine
+        try:
+            with engine.connect().execution_options(**{SQLITE_IMMEDIATE: True}) as connection:
+                with Session(bind=connection) as session, session.begin():
+                    if engine.dialect.name == "postgresql":
+                        # a transaction-scoped advisory lock also covers the first
+                        # bootstrap, when there is no row yet for FOR UPDATE to lock
+                        session.execute(
+                            select(func.pg_advisory_xact_lock(func.hashtext(self._lock_name)))
+                        )
+                    row = session.get(OAuthTokenRow, self._provider, with_for_update=True)
+                    current = _token(row)
+                    fresh = refresh(current)
+                    if fresh is None:
+                        return current
+                    self._write(session, fresh)
+                return fresh
+        except OperationalError as exc:
+            raise StoreError(
+                f"database error while refreshing token: {type(exc).__name__}"
+            ) from exc

@@ -1,0 +1,85 @@
+"""SQLAlchemy table models. The schema itself is created only by Alembic (migrations/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LinkRow(Base):
+    """One submission and its Jira issue, plus the three-way-merge bases per field.
+
+    ``state``: ``creating`` (intent recorded, issue not confirmed yet), ``linked``,
+    ``blocked`` (a move was refused; ``blocked_signature`` says which), ``parked`` (the
+    submission's payload could not be parsed; ``error`` says why).
+    """
+
+    __tablename__ = "links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_code: Mapped[str] = mapped_column(String(100), unique=True)
+    program_id: Mapped[str] = mapped_column(String(64))
+    issue_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    issue_key: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    base_severity: Mapped[str | None] = mapped_column(String(64))
+    base_status: Mapped[str | None] = mapped_column(String(64))
+    base_internal_reference: Mapped[str | None] = mapped_column(String(255))
+    blocked_signature: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    create_attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CursorRow(Base):
+    """Change-detection watermark and health per source (``intigriti``, ``jira``, ``sweep``)."""
+
+    __tablename__ = "cursors"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: JSON object: the last cycle's counters (requests per route, quota use, outcomes)
+    last_stats: Mapped[str | None] = mapped_column(Text)
+
+
+class OAuthTokenRow(Base):
+    """The Intigriti OAuth token pair. One row per provider (``intigriti``)."""
+
+    __tablename__ = "oauth_tokens"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Every write syncd makes and every conflict it resolves."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    submission_code: Mapped[str] = mapped_column(String(100), index=True)
+    link_id: Mapped[int | None] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(32))
+    #: ``to_jira``, ``to_intigriti``, ``conflict`` or ``none``
+    direction: Mapped[str] = mapped_column(String(16))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    #: ``ok``, ``failed``, ``blocked``, ``conflict:<winner>``
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
