@@ -117,6 +117,24 @@ SEVERITY: Final = IdNameTable(
     {0: "None", 1: "Low", 2: "Medium", 3: "High", 4: "Critical", 5: "Exceptional"},
 )
 
+# Submission event types (`type` of GET .../events items). CHOSEN: reference §4.5 says the
+# spec declares only {type, createdAt, visibility, user} and the ids are unknown.
+EVENT_TYPE: Final = IdNameTable(
+    "event type",
+    {
+        1: "Submission created",
+        2: "Status changed",
+        3: "Severity changed",
+        4: "Internal reference changed",
+        5: "Message",
+        6: "Submission edited",
+    },
+)
+
+# Event visibility. CHOSEN: reference §4.5 infers that internal vs external messages are
+# told apart by `visibility`; the ids are unknown.
+EVENT_VISIBILITY: Final = IdNameTable("event visibility", {1: "Internal", 2: "External"})
+
 REJECT: Final = "Reject"
 VALIDATE: Final = "Validate"
 ACCEPT: Final = "Accept"
