@@ -1,0 +1,215 @@
+"""The Intigriti side of syncd: implements ``syncd.sync.ports.IntigritiSide`` over HTTP.
+
+Paths are relative to ``options.api_url`` (``.../external/company/v2.0``), request bodies
+follow reference §3.3, and every failure surfaces as a ``syncd.errors`` exception.
+
+Backfill work runs inside ``with adapter.backfill(): ...``; its calls then yield to live
+calls waiting on the same quota (see ``syncd.intigriti.client``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import structlog
+
+from syncd.errors import NotAllowed, Rejected
+from syncd.intigriti import enums, parse
+from syncd.intigriti.client import IntigritiClient, paced_rate
+from syncd.intigriti.oauth import LoginRequest, OAuthSession, TokenStatus
+from syncd.intigriti.options import IntigritiOptions
+from syncd.intigriti.parse import SubmissionEvent
+from syncd.intigriti.tokens import TokenStore
+from syncd.quota import Priority, TokenBucket
+from syncd.records import OAuthToken, Program, Submission, SubmissionBatch
+
+log = structlog.get_logger(__name__)
+
+SYSTEM = "intigriti"
+STATE_ROUTE = "/submissions/{code}/state"
+
+
+def _epoch(instant: datetime) -> int:
+    """Epoch seconds, rounded down so an ``UpdatedSince`` filter includes ``instant``."""
+    if instant.tzinfo is None:
+        raise ValueError("timestamps passed to the Intigriti adapter must be timezone-aware")
+    return math.floor(instant.timestamp())
+
+
+class IntigritiAdapter:
+    """Intigriti for the sync core, the CLI (login/status) and the benchmarks."""
+
+    def __init__(
+        self,
+        options: IntigritiOptions,
+        store: TokenStore,
+        *,
+        max_attempts: int = 5,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self.options = options
+        self._programs = frozenset(options.programs)
+        self.oauth = OAuthSession(options, store, on_response=self._record_token_request)
+        self.client = IntigritiClient(
+            options.api_url,
+            self.oauth,
+            read_bucket=TokenBucket(
+                "intigriti-read", paced_rate(options.read_rate_per_minute), burst=1
+            ),
+            write_bucket=TokenBucket(
+                "intigriti-write", paced_rate(options.write_rate_per_minute), burst=1
+            ),
+            timeout_seconds=options.timeout_seconds,
+            max_attempts=max_attempts,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+        )
+
+    # -- lifecycle, login, status ----------------------------------------------------------
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> IntigritiAdapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _record_token_request(self, route: str, status: int) -> None:
+        self.client.record(route, status)
+
+    def begin_login(self) -> LoginRequest:
+        return self.oauth.begin_login()
+
+    def complete_login(self, request: LoginRequest, redirected_url: str) -> OAuthToken:
+        return self.oauth.complete_login(request, redirected_url)
+
+    def token_status(self) -> TokenStatus:
+        return self.oauth.token_status()
+
+    def request_counts(self) -> Counter[tuple[str, str]]:
+        """Requests sent, by (``"METHOD /route/{template}"``, status or error name)."""
+        return self.client.request_counts()
+
+    def quota_stats(self) -> dict[str, Any]:
+        return self.client.bucket_stats()
+
+    @contextmanager
+    def backfill(self) -> Iterator[None]:
+        """Calls in this block take quota at BACKFILL priority (live work goes first)."""
+        with self.client.priority(Priority.BACKFILL):
+            yield
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def list_programs(self) -> list[Program]:
+        return parse.programs(self.client.call("GET", "/programs"))
+
+    def changed_submissions(self, since: datetime | None) -> SubmissionBatch:
+        params = None if since is None else {"UpdatedSince": _epoch(since)}
+        body = self.client.call("GET", "/submissions", params=params)
+        batch = parse.submission_batch(body, programs=self._programs)
+        for failure in batch.failures:
+            log.warning(
+                "intigriti_item_unparsable",
+                item=failure.item,
+                field=failure.field,
+                message=failure.message,
+            )
+        return batch
+
+    def get_submission(self, code: str) -> Submission:
+        return parse.submission_detail(
+            self.client.call("GET", "/submissions/{code}", path={"code": code})
+        )
+
+    def events(self, code: str, since: datetime | None = None) -> list[SubmissionEvent]:
+        route = "/submissions/{code}/events"
+        params = None if since is None else {"CreatedSince": _epoch(since)}
+        body = self.client.call("GET", route, path={"code": code}, params=params)
+        return parse.events(body, code, f"GET {route}")
+
+    # -- writes --------------------------------------------------------------------------
+
+    def set_severity(self, code: str, severity: str, vector: str | None) -> None:
+        try:
+            severity_id = enums.severity_id(severity)
+        except KeyError:
+            raise Rejected(
+                f"unknown Intigriti severity {severity!r}; known: {enums.SEVERITY.names()}",
+                system=SYSTEM,
+                route="PUT /submissions/{code}/severity",
+            ) from None
+        self.client.call(
+            "PUT",
+            "/submissions/{code}/severity",
+            path={"code": code},
+            body={"id": severity_id, "vector": vector},
+            idempotent=True,
+        )
+
+    def move_to_status(
+        self, submission: Submission, status: str, close_reason: str | None
+    ) -> None:
+        label = f"PUT {STATE_ROUTE}"
+        try:
+            path = enums.trigger_path(submission.status, status)
+            reason_id = None if close_reason is None else enums.close_reason_id(close_reason)
+        except KeyError as exc:
+            raise Rejected(str(exc.args[0]), system=SYSTEM, route=label) from None
+        if path is None:
+            raise NotAllowed(
+                f"{submission.code}: no status trigger leads from {submission.status} to "
+                f"{status}",
+                system=SYSTEM,
+                route=label,
+            )
+        for trigger in path:
+            body: dict[str, int] = {"statusTrigger": enums.trigger_id(trigger)}
+            if trigger in enums.REQUIRES_CLOSE_REASON and reason_id is None:
+                raise Rejected(
+                    f"{submission.code}: moving to {status} takes the {trigger} trigger, "
+                    "which needs a close reason",
+                    system=SYSTEM,
+                    route=label,
+                )
+            if reason_id is not None and trigger in (enums.REJECT, enums.CLOSE):
+                body["closeReason"] = reason_id
+            # A trigger is not idempotent (sent twice, the second one is refused or does
+            # something else), so it is never resent after it may have arrived.
+            self.client.call("PUT", STATE_ROUTE, path={"code": submission.code}, body=body)
+            log.info(
+                "intigriti_status_trigger_sent",
+                submission=submission.code,
+                trigger=trigger,
+                target=status,
+            )
+
+    def set_internal_reference(self, code: str, reference: str | None, url: str | None) -> None:
+        self.client.call(
+            "PUT",
+            "/submissions/{code}/internal-reference",
+            path={"code": code},
+            body={"reference": reference, "url": url},
+            idempotent=True,
+        )
+
+    def add_comment(self, code: str, text: str, internal: bool) -> str:
+        """Post a message; returns its id. Never resent: a lost answer is AmbiguousWrite."""
+        kind = "internal" if internal else "external"
+        route = f"/submissions/{{code}}/comments/{kind}"
+        body = self.client.call("POST", route, path={"code": code}, body={"message": text})
+        return parse.message_id(body, f"POST {route}")

@@ -1,0 +1,386 @@
+"""HTTP to the Intigriti External API: pacing, retries, 401 refresh, error translation.
+
+One ``IntigritiClient.call`` per API request. Before a request is sent a token is taken
+from the read bucket (GET) or the write bucket (PUT/POST), so syncd stays under the quota
+instead of learning it from 429s. The caller's priority comes from a context variable:
+``with client.priority(Priority.BACKFILL): ...`` makes the calls in that block yield to
+live work waiting on the same bucket (a context variable does not follow work handed to
+another thread; set it in that thread).
+
+Retries (tenacity):
+
+* 429 on any call: the server refused it, so it was not applied; the whole bucket is
+  paused for ``Retry-After`` (seconds or HTTP-date) or ``X-RateLimit-Reset``, then the call
+  is sent again.
+* 5xx, timeouts and dropped connections: exponential backoff with jitter, for idempotent
+  calls only (GETs, and PUTs of absolute values). A non-idempotent call (POST comment,
+  PUT state with a trigger) is never resent once it may have reached the server: a lost
+  answer becomes ``AmbiguousWrite``. A connection that was never established is safe to
+  retry for every call.
+* 401: one token refresh and one resend (expiring tokens only); a second 401 is a
+  ``CredentialError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+import structlog
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from syncd.errors import (
+    AmbiguousWrite,
+    CredentialError,
+    MalformedResponse,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+    Rejected,
+    RemoteError,
+    TransientError,
+)
+from syncd.quota import Priority, TokenBucket
+
+log = structlog.get_logger(__name__)
+
+SYSTEM = "intigriti"
+_PRIORITY: ContextVar[Priority] = ContextVar("intigriti_priority", default=Priority.LIVE)
+
+#: Pause when a 429 names no delay at all (CHOSEN: the reference documents no headers).
+DEFAULT_RATE_LIMIT_PAUSE = 1.0
+#: Longest pause a server header may impose at once; a bogus date must not stall syncd.
+MAX_RATE_LIMIT_PAUSE = 300.0
+
+
+class Authenticator(Protocol):
+    """Supplies bearer tokens (``syncd.intigriti.oauth.OAuthSession`` implements it)."""
+
+    @property
+    def refreshable(self) -> bool: ...
+
+    def access_token(self) -> str: ...
+
+    def refresh_after_unauthorized(self, rejected: str) -> None: ...
+
+
+class ConnectFailed(TransientError):
+    """The connection was never established, so the request was not sent: safe to retry."""
+
+
+def paced_rate(quota_per_minute: float) -> float:
+    """The bucket rate that keeps any 60-second window within ``quota_per_minute``.
+
+    A bucket of size 1 at rate r lets at most 1 + r requests into any 60-second window;
+    a 2 % margin more absorbs jitter between our clock and the server's arrival times.
+    """
+    return max(min(quota_per_minute * 0.98, quota_per_minute - 1.5), quota_per_minute / 2)
+
+
+def quote_segment(value: str) -> str:
+    """One path segment, escaped (codes are opaque strings)."""
+    return quote(value, safe="")
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """The delay a 429 asks for: the longer of ``Retry-After`` and ``X-RateLimit-Reset``.
+
+    ``Retry-After`` is delta-seconds or an HTTP-date (RFC 9110). ``X-RateLimit-Reset`` is
+    undocumented for Intigriti; CHOSEN: a value above 10^9 is an epoch instant, a smaller one
+    is seconds from now. None when neither header is usable.
+    """
+    current = now or datetime.now(UTC)
+    candidates: list[float] = []
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        text = retry_after.strip()
+        try:
+            candidates.append(float(text))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                when = None
+            if when is not None:
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                candidates.append((when - current).total_seconds())
+    reset = headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            value = float(reset.strip())
+        except ValueError:
+            value = None
+        if value is not None:
+            candidates.append(value - current.timestamp() if value > 1e9 else value)
+    if not candidates:
+        return None
+    return min(max(0.0, *candidates), MAX_RATE_LIMIT_PAUSE)
+
+
+def _server_reason(response: httpx.Response) -> str:
+    """A short reason from an error body (ErrorModel / ProblemDetails / OAuth), if any."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, Mapping):
+        for key in ("detail", "title", "message", "error_description", "error", "code"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:300]
+    return ""
+
+
+class IntigritiClient:
+    """Sends paced, retried, authenticated requests to the External API."""
+
+    def __init__(
+        self,
+        api_url: str,
+        auth: Authenticator,
+        *,
+        read_bucket: TokenBucket,
+        write_bucket: TokenBucket,
+        timeout_seconds: float = 30.0,
+        max_attempts: int = 5,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._auth = auth
+        self._buckets = {"read": read_bucket, "write": write_bucket}
+        self._timeout = timeout_seconds
+        self._max_attempts = max_attempts
+        self._backoff = wait_random_exponential(multiplier=backoff_initial, max=backoff_max)
+        self._sleep = sleep
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout_seconds),
+            headers={"Accept": "application/json", "User-Agent": "syncd"},
+            follow_redirects=False,
+        )
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._counts_lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def priority(self, priority: Priority) -> Iterator[None]:
+        """Calls made in this block (this thread/context) take tokens at ``priority``."""
+        reset = _PRIORITY.set(priority)
+        try:
+            yield
+        finally:
+            _PRIORITY.reset(reset)
+
+    def request_counts(self) -> Counter[tuple[str, str]]:
+        """Requests sent so far, by (route template, HTTP status or error name)."""
+        with self._counts_lock:
+            return Counter(self._counts)
+
+    def record(self, route: str, outcome: int | str) -> None:
+        with self._counts_lock:
+            self._counts[(route, str(outcome))] += 1
+
+    def bucket_stats(self) -> dict[str, Any]:
+        return {kind: bucket.stats() for kind, bucket in self._buckets.items()}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send ``method`` to ``route`` (a template like ``/submissions/{code}``).
+
+        Returns the decoded JSON body (None for an empty one). ``idempotent`` defaults to
+        True for GET and False otherwise; say True for a PUT of absolute values.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method == "GET"
+        url = self._api_url + route.format(
+            **{key: quote_segment(value) for key, value in (path or {}).items()}
+        )
+        label = f"{method} {route}"
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent=idempotent)),
+            wait=self._wait,
+            stop=stop_after_attempt(self._max_attempts),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(label, state),
+            reraise=True,
+        )
+        response = retrying(self._send_authenticated, method, url, label, params, body)
+        return self._decode(response, label)
+
+    # -- one attempt -------------------------------------------------------------------
+
+    def _send_authenticated(
+        self,
+        method: str,
+        url: str,
+        label: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+    ) -> httpx.Response:
+        token = self._auth.access_token()
+        response = self._send(method, url, label, params, body, token=token)
+        if response.status_code == 401:
+            log.info("intigriti_unauthorized", route=label, refreshable=self._auth.refreshable)
+            # Raises CredentialError for a static token or a refresh the server refuses.
+            self._auth.refresh_after_unauthorized(token)
+            fresh = self._auth.access_token()
+            response = self._send(method, url, label, params, body, token=fresh)
+            if response.status_code == 401:
+                raise CredentialError(
+                    f"Intigriti rejected a freshly refreshed access token on {label}: the "
+                    "integration may be deactivated or the API user lost access. "
+                    "Run `syncd auth login` to authorize syncd again."
+                )
+        self._raise_for_status(response, label)
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        label: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        *,
+        token: str,
+    ) -> httpx.Response:
+        kind = "read" if method == "GET" else "write"
+        waited = self._buckets[kind].acquire(_PRIORITY.get())
+        started = time.monotonic()
+        try:
+            response = self._http.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            )
+        except httpx.TransportError as exc:
+            self.record(label, type(exc).__name__)
+            log.debug(
+                "intigriti_request_failed", route=label, error=type(exc).__name__,
+                waited_s=round(waited, 3),
+            )
+            raise self._transport_error(exc, method, label) from None
+        self.record(label, response.status_code)
+        log.debug(
+            "intigriti_request",
+            route=label,
+            status=response.status_code,
+            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+            waited_s=round(waited, 3),
+        )
+        return response
+
+    @staticmethod
+    def _transport_error(exc: httpx.TransportError, method: str, label: str) -> RemoteError:
+        name = type(exc).__name__
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return ConnectFailed(f"{label}: could not connect ({name})", system=SYSTEM, route=label)
+        if method != "GET":
+            return AmbiguousWrite(
+                f"{label}: the connection was lost after sending ({name}); the write may or "
+                "may not have been applied",
+                system=SYSTEM,
+                route=label,
+            )
+        return TransientError(f"{label}: {name}", system=SYSTEM, route=label)
+
+    def _raise_for_status(self, response: httpx.Response, label: str) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        reason = _server_reason(response)
+        suffix = f": {reason}" if reason else ""
+        if status == 429:
+            delay = retry_after_seconds(response.headers)
+            pause = DEFAULT_RATE_LIMIT_PAUSE if delay is None else delay
+            kind = "read" if label.startswith("GET ") else "write"
+            self._buckets[kind].pause(pause)
+            log.warning("intigriti_rate_limited", route=label, pause_s=round(pause, 3))
+            raise RateLimited(
+                f"{label}: rate limited (HTTP 429)", retry_after=pause, system=SYSTEM, route=label
+            )
+        error: type[RemoteError]
+        if status == 403:
+            error = NotAllowed
+        elif status == 404:
+            error = NotFound
+        elif status >= 500:
+            error = TransientError
+        else:  # 400, 409, 422 and any other refusal
+            error = Rejected
+        raise error(f"{label}: HTTP {status}{suffix}", system=SYSTEM, route=label, status=status)
+
+    @staticmethod
+    def _decode(response: httpx.Response, label: str) -> Any:
+        if not response.content:
+            return None
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedResponse(
+                f"{label}: the body is not valid JSON (HTTP {response.status_code})",
+                system=SYSTEM,
+                route=label,
+                status=response.status_code,
+            ) from None
+
+    # -- retry policy ------------------------------------------------------------------
+
+    @staticmethod
+    def _retryable(exc: BaseException, *, idempotent: bool) -> bool:
+        if isinstance(exc, (RateLimited, ConnectFailed)):
+            return True
+        if isinstance(exc, AmbiguousWrite):
+            return False
+        return idempotent and isinstance(exc, TransientError)
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and isinstance(outcome.exception(), RateLimited):
+            return 0.0  # the bucket pause already holds the next attempt back
+        return float(self._backoff(state))
+
+    @staticmethod
+    def _log_retry(label: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        log.info(
+            "intigriti_retry",
+            route=label,
+            attempt=state.attempt_number,
+            error=type(exc).__name__ if exc else None,
+            status=getattr(exc, "status", None),
+        )

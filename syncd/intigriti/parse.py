@@ -1,0 +1,300 @@
+"""Intigriti JSON -> neutral records. The only module that knows Intigriti field names.
+
+Shapes follow reference §4 (SubmissionOverview for lists, SubmissionDetails for one
+submission, ProgramOverview, SubmissionEvent). Enumerations arrive as ``{id, value}``;
+the numeric ``id`` is authoritative and is resolved through ``syncd.intigriti.enums`` so
+an id syncd does not know fails loudly instead of syncing a wrong value. Timestamps are
+epoch seconds and become aware UTC datetimes.
+
+A list parses item by item: one malformed submission becomes an ``ItemFailure`` naming
+the submission (or its index) and the field, and the others still parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from syncd.errors import ItemError, MalformedResponse
+from syncd.intigriti import enums
+from syncd.records import (
+    ItemFailure,
+    Program,
+    Submission,
+    SubmissionBatch,
+    SubmissionReport,
+)
+
+SYSTEM = "intigriti"
+
+
+@dataclass(frozen=True)
+class SubmissionEvent:
+    """One entry of a submission's activity (reference §4.5), parsed minimally.
+
+    Event type and visibility ids are not published; ``type``/``visibility`` carry the
+    server's ``value`` strings as given. ``message`` is researcher-written (untrusted).
+    """
+
+    type_id: int | None
+    type: str | None
+    created_at: datetime
+    visibility: str | None
+    user_name: str | None
+    message: str | None
+
+
+class _FieldError(Exception):
+    """A field of one item is missing or has the wrong shape."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _obj(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _FieldError(field, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _opt_obj(value: object, field: str) -> Mapping[str, Any] | None:
+    return None if value is None else _obj(value, field)
+
+
+def _str(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _FieldError(field, f"expected a non-empty string, got {_describe(value)}")
+    return value
+
+
+def _opt_str(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _FieldError(field, f"expected a string or null, got {_describe(value)}")
+    return value
+
+
+def _int(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _FieldError(field, f"expected an integer, got {_describe(value)}")
+    return value
+
+
+def _opt_float(value: object, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _FieldError(field, f"expected a number or null, got {_describe(value)}")
+    return float(value)
+
+
+def _describe(value: object) -> str:
+    # Type only, never the value: values may be researcher-written text.
+    return "null" if value is None else type(value).__name__
+
+
+def epoch_to_datetime(value: object, field: str) -> datetime:
+    """Epoch seconds (int, or a float from a lenient server) -> aware UTC datetime."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _FieldError(field, f"expected epoch seconds, got {_describe(value)}")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _FieldError(field, "epoch seconds out of range") from None
+
+
+def _enum_name(value: object, field: str, table: enums.IdNameTable) -> str:
+    obj = _obj(value, field)
+    ident = _int(obj.get("id"), f"{field}.id")
+    if ident not in table:
+        raise _FieldError(f"{field}.id", f"unknown {table.kind} id {ident}")
+    return table.name(ident)
+
+
+def _opt_enum_name(value: object, field: str, table: enums.IdNameTable) -> str | None:
+    return None if value is None else _enum_name(value, field, table)
+
+
+def _submission(raw: object, *, detail: bool) -> Submission:
+    item = _obj(raw, "$")
+    code = _str(item.get("code"), "code")
+    originators = _obj(item.get("originators"), "originators")
+    state = _obj(item.get("state"), "state")
+    severity = _opt_obj(item.get("severity"), "severity")
+    severity_name: str | None = None
+    vector: str | None = None
+    score: float | None = None
+    if severity is not None:
+        if severity.get("id") is not None:
+            severity_name = _enum_name(severity, "severity", enums.SEVERITY)
+            # id 0 "None" is an undecided severity (enums.SEVERITY): the same as unset.
+            if severity_name == "None":
+                severity_name = None
+        vector = _opt_str(severity.get("vector"), "severity.vector")
+        score = _opt_float(severity.get("score"), "severity.score")
+    reference = _opt_obj(item.get("internalReference"), "internalReference") or {}
+    created_at = epoch_to_datetime(item.get("createdAt"), "createdAt")
+    if detail:
+        # The detail has no top-level lastUpdatedAt (reference §4.3).
+        updated = _opt_obj(item.get("lastUpdated"), "lastUpdated") or {}
+        updated_raw, updated_field = updated.get("lastUpdatedAt"), "lastUpdated.lastUpdatedAt"
+    else:
+        updated_raw, updated_field = item.get("lastUpdatedAt"), "lastUpdatedAt"
+    updated_at = (
+        created_at if updated_raw is None else epoch_to_datetime(updated_raw, updated_field)
+    )
+    web_links = _opt_obj(item.get("webLinks"), "webLinks") or {}
+    submitter = _opt_obj(item.get("submitter"), "submitter") or {}
+    return Submission(
+        code=code,
+        program_id=_str(originators.get("programId"), "originators.programId"),
+        title=_opt_str(item.get("title"), "title") or "",
+        status=_enum_name(state.get("status"), "state.status", enums.SUBMISSION_STATUS),
+        close_reason=_opt_enum_name(
+            state.get("closeReason"), "state.closeReason", enums.CLOSE_REASON
+        ),
+        severity=severity_name,
+        cvss_vector=vector,
+        cvss_score=score,
+        internal_reference=_opt_str(reference.get("reference"), "internalReference.reference"),
+        internal_reference_url=_opt_str(reference.get("url"), "internalReference.url"),
+        created_at=created_at,
+        updated_at=updated_at,
+        web_url=_opt_str(web_links.get("details"), "webLinks.details"),
+        researcher=_opt_str(submitter.get("userName"), "submitter.userName"),
+        report=_report(item.get("report")) if detail else None,
+    )
+
+
+def _report(raw: object) -> SubmissionReport | None:
+    report = _opt_obj(raw, "report")
+    if report is None:
+        return None
+    kind = _opt_obj(report.get("type"), "report.type") or {}
+    domain = _opt_obj(report.get("domain"), "report.domain") or {}
+    return SubmissionReport(
+        original_title=_opt_str(report.get("originalTitle"), "report.originalTitle"),
+        type_name=_opt_str(kind.get("name"), "report.type.name"),
+        category=_opt_str(kind.get("category"), "report.type.category"),
+        cwe=_opt_str(kind.get("cwe"), "report.type.cwe"),
+        asset=_opt_str(domain.get("name"), "report.domain.name"),
+        endpoint=_opt_str(
+            report.get("endpointVulnerableComponent"), "report.endpointVulnerableComponent"
+        ),
+        poc_description=_opt_str(report.get("pocDescription"), "report.pocDescription"),
+        impact=_opt_str(report.get("impact"), "report.impact"),
+        recommended_solution=_opt_str(
+            report.get("recommendedSolution"), "report.recommendedSolution"
+        ),
+    )
+
+
+def _item_name(raw: object, index: int) -> str:
+    if isinstance(raw, Mapping):
+        code = raw.get("code")
+        if isinstance(code, str) and code:
+            return code
+    return f"index {index}"
+
+
+def _expect_list(body: object, route: str) -> list[Any]:
+    if not isinstance(body, list):
+        raise MalformedResponse(
+            f"{route}: expected a JSON array, got {_describe(body)}", system=SYSTEM, route=route
+        )
+    return body
+
+
+def submission_batch(
+    body: object, *, programs: frozenset[str] = frozenset(), route: str = "GET /submissions"
+) -> SubmissionBatch:
+    """A SubmissionOverview array -> parsed submissions plus per-item failures.
+
+    With ``programs`` non-empty, submissions of other programs are dropped (after parsing,
+    since the program id is itself a field that can be malformed).
+    """
+    parsed: list[Submission] = []
+    failures: list[ItemFailure] = []
+    for index, raw in enumerate(_expect_list(body, route)):
+        try:
+            submission = _submission(raw, detail=False)
+        except _FieldError as exc:
+            failures.append(
+                ItemFailure(item=_item_name(raw, index), field=exc.field, message=exc.message)
+            )
+            continue
+        if not programs or submission.program_id in programs:
+            parsed.append(submission)
+    return SubmissionBatch(submissions=tuple(parsed), failures=tuple(failures))
+
+
+def submission_detail(body: object) -> Submission:
+    """A SubmissionDetails object -> Submission with its report; ItemError when malformed."""
+    try:
+        return _submission(body, detail=True)
+    except _FieldError as exc:
+        raise ItemError(
+            exc.message, item=_item_name(body, 0), field=exc.field, system=SYSTEM
+        ) from None
+
+
+def programs(body: object, route: str = "GET /programs") -> list[Program]:
+    """A ProgramOverview array -> programs. A malformed program fails the whole read:
+    the program list is configuration, and a partial one would hide submissions."""
+    result: list[Program] = []
+    for index, raw in enumerate(_expect_list(body, route)):
+        try:
+            item = _obj(raw, "$")
+            result.append(
+                Program(
+                    id=_str(item.get("id"), "id"),
+                    handle=_opt_str(item.get("handle"), "handle") or "",
+                    name=_opt_str(item.get("name"), "name") or "",
+                )
+            )
+        except _FieldError as exc:
+            raise ItemError(
+                exc.message, item=f"program at index {index}", field=exc.field, system=SYSTEM
+            ) from None
+    return result
+
+
+def events(body: object, code: str, route: str) -> list[SubmissionEvent]:
+    """A SubmissionEvent array -> events; a malformed event fails the read (ItemError)."""
+    result: list[SubmissionEvent] = []
+    for index, raw in enumerate(_expect_list(body, route)):
+        try:
+            item = _obj(raw, "$")
+            kind = _opt_obj(item.get("type"), "type") or {}
+            visibility = _opt_obj(item.get("visibility"), "visibility") or {}
+            user = _opt_obj(item.get("user"), "user") or {}
+            type_id = kind.get("id")
+            result.append(
+                SubmissionEvent(
+                    type_id=None if type_id is None else _int(type_id, "type.id"),
+                    type=_opt_str(kind.get("value"), "type.value"),
+                    created_at=epoch_to_datetime(item.get("createdAt"), "createdAt"),
+                    visibility=_opt_str(visibility.get("value"), "visibility.value"),
+                    user_name=_opt_str(user.get("userName"), "user.userName"),
+                    message=_opt_str(item.get("message"), "message"),
+                )
+            )
+        except _FieldError as exc:
+            raise ItemError(
+                exc.message, item=f"{code} event {index}", field=exc.field, system=SYSTEM
+            ) from None
+    return result
+
+
+def message_id(body: object, route: str) -> str:
+    """The ``messageId`` of a 201 from POST .../comments/{internal,external}."""
+    if isinstance(body, Mapping):
+        ident = body.get("messageId")
+        if isinstance(ident, str) and ident:
+            return ident
+    raise MalformedResponse(f"{route}: no messageId in the response", system=SYSTEM, route=route)
