@@ -1,0 +1,581 @@
+"""``JiraSide`` over the ``jira`` library: what the sync core asks of Jira.
+
+Reads: ``/search/jql`` (Data Center: ``/search`` with ``startAt``) with explicit field
+lists, and direct GETs for strong consistency. Writes: one create per submission, tagged
+twice (label ``<label>-<code>`` and entity property ``<property_key>``, both in the create
+call itself), priority edits, and status moves along the shortest transition path.
+
+Duplicate protection for creates, layer by layer:
+
+1. The create POST is never retried after it may have reached Jira; the caller gets
+   ``AmbiguousWrite`` and looks the tag up before creating again.
+2. Every issue created by this process is remembered (code -> id) and found again by a
+   direct GET, whatever the search index says.
+3. ``find_by_submission`` searches by property or label and passes the ids this process
+   recently wrote as ``reconcileIssues`` (strongly consistent for those ids).
+4. What remains: a create whose response was lost (so we never learnt its id) is
+   invisible to search until Jira's index catches up (seconds, sometimes more). Only the
+   caller can close that window: after an ``AmbiguousWrite`` it must not create again for
+   the same submission until a settle window has passed (the executor does this).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import structlog
+from jira import JIRA
+
+from syncd.errors import (
+    AmbiguousWrite,
+    ItemError,
+    MalformedResponse,
+    NotAllowed,
+    NotFound,
+    Rejected,
+    TransientError,
+)
+from syncd.quota import TokenBucket
+from syncd.records import Issue, IssueBatch, ItemFailure, NewIssue
+from syncd.sync.ports import ProjectSchema
+from syncd.tracker import jql
+from syncd.tracker.catalog import Catalog, ProjectInfo
+from syncd.tracker.options import JiraOptions
+from syncd.tracker.parse import BASE_FIELDS, parse_issue
+from syncd.tracker.transport import Call, Transport
+from syncd.tracker.workflow import (
+    Edge,
+    WorkflowGraph,
+    edges_from_transitions,
+    reachable_from,
+    shortest_path,
+    unexplored_frontier,
+)
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 100
+MAX_RECONCILE = 50  # Jira accepts at most 50 ids in reconcileIssues
+MAX_PAGES = 10_000
+SUMMARY_MAX = 255
+#: After a status had no sample issue to read its transitions from, ask again this late.
+SAMPLE_RETRY_SECONDS = 600.0
+_SPACE = re.compile(r"\s+")
+
+
+def clean_summary(text: str) -> str:
+    """Jira rejects newlines in a summary and caps it at 255 characters."""
+    flat = _SPACE.sub(" ", text).strip() or "(no title)"
+    return flat if len(flat) <= SUMMARY_MAX else flat[: SUMMARY_MAX - 1] + "\u2026"
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+class JiraAdapter:
+    """Implements ``syncd.sync.ports.JiraSide``. Thread-safe; ``close()`` when done."""
+
+    def __init__(
+        self,
+        options: JiraOptions,
+        *,
+        bucket: TokenBucket | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options
+        self._transport = Transport(options, bucket=bucket, sleep=sleep)
+        self.catalog = Catalog(self._transport, options)
+        self._lock = threading.Lock()
+        self._created: dict[str, str] = {}  # submission code -> issue id (this process)
+        self._recent: OrderedDict[int, None] = OrderedDict()  # ids we wrote, newest last
+        self._no_sample: dict[tuple[str, str, str], float] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Fetch what every later call needs (deployment, time zone, fields, priorities)."""
+        self.catalog.is_cloud()
+        self.catalog.zone()
+        self.catalog.fields()
+        self.catalog.priorities()
+        self.catalog.resolutions()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def rate_limit_state(self) -> dict[str, Any]:
+        """Active server-requested pauses and the bucket's counters (for status/tests)."""
+        stats = self._transport.bucket.stats()
+        return {
+            "pauses": self._transport.pauses.snapshot(),
+            "bucket_paused_by_server": stats.paused_by_server,
+            "bucket_granted": stats.granted,
+        }
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _fields(self) -> list[str]:
+        fields = list(BASE_FIELDS)
+        cvss = self.catalog.cvss_field()
+        if cvss is not None:
+            fields.append(cvss.id)
+        return fields
+
+    def _parse(self, raw: Mapping[str, Any]) -> Issue:
+        cvss = self.catalog.cvss_field()
+        return parse_issue(
+            raw,
+            label=self.options.label,
+            property_key=self.options.property_key,
+            cvss_field=cvss.id if cvss else None,
+            browse_base=self.options.base_url,
+        )
+
+    def _remember(self, issue_id: str) -> None:
+        if not issue_id.isdigit():
+            return
+        with self._lock:
+            self._recent[int(issue_id)] = None
+            self._recent.move_to_end(int(issue_id))
+            while len(self._recent) > MAX_RECONCILE:
+                self._recent.popitem(last=False)
+
+    def _reconcile_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._recent)
+
+    def _read_raw(self, issue_id: str, fields: list[str]) -> Mapping[str, Any]:
+        raw = self._transport.request(
+            Call("GET /issue/{id}", True),
+            "GET",
+            f"issue/{issue_id}",
+            params={"fields": ",".join(fields), "properties": self.options.property_key},
+        )
+        if not isinstance(raw, Mapping):
+            raise MalformedResponse(
+                "GET /issue/{id}: not an object", system="jira", route="GET /issue/{id}"
+            )
+        return raw
+
+    def _search(self, query: str, fields: list[str], reconcile: bool = True) -> list[Any]:
+        ids = self._reconcile_ids() if reconcile else []
+        try:
+            if self.catalog.is_cloud():
+                return self._search_cloud(query, fields, ids)
+            return self._search_datacenter(query, fields)
+        except Rejected:
+            if not ids:
+                raise
+            # "All issues must exist": one of our recent ids was deleted. Forget them all
+            # (they only sharpen consistency) and search again without.
+            log.warning("jira_reconcile_ids_dropped", count=len(ids))
+            with self._lock:
+                self._recent.clear()
+            return self._search(query, fields, reconcile=False)
+
+    def _cloud_page(
+        self, query: str, token: str | None, fields: list[str], ids: list[int]
+    ) -> Callable[[JIRA], Any]:
+        def fetch(client: JIRA) -> Any:
+            return client.enhanced_search_issues(
+                query,
+                nextPageToken=token,
+                maxResults=PAGE_SIZE,
+                fields=list(fields),  # the library rewrites the list in place
+                properties=self.options.property_key,
+                reconcileIssues=ids or None,
+                json_result=True,
+            )
+
+        return fetch
+
+    def _datacenter_page(self, query: str, start: int, fields: list[str]) -> Callable[[JIRA], Any]:
+        def fetch(client: JIRA) -> Any:
+            return client.search_issues(
+                query,
+                startAt=start,
+                maxResults=PAGE_SIZE,
+                fields=list(fields),
+                properties=self.options.property_key,
+                json_result=True,
+            )
+
+        return fetch
+
+    def _search_cloud(self, query: str, fields: list[str], ids: list[int]) -> list[Any]:
+        issues: list[Any] = []
+        token: str | None = None
+        seen: set[str] = set()
+        call = Call("GET /search/jql", True)
+        for _ in range(MAX_PAGES):
+            page = self._transport.execute(call, self._cloud_page(query, token, fields, ids))
+            if not isinstance(page, Mapping) or not isinstance(page.get("issues"), list):
+                raise MalformedResponse(
+                    "GET /search/jql: no issues list", system="jira", route=call.route
+                )
+            issues.extend(page["issues"])
+            token = page.get("nextPageToken")
+            if not token or page.get("isLast") is True:
+                return issues
+            if token in seen:
+                raise MalformedResponse(
+                    "GET /search/jql: page token repeats", system="jira", route=call.route
+                )
+            seen.add(token)
+        raise MalformedResponse("GET /search/jql: too many pages", system="jira")
+
+    def _search_datacenter(self, query: str, fields: list[str]) -> list[Any]:
+        issues: list[Any] = []
+        call = Call("GET /search", True)
+        for _ in range(MAX_PAGES):
+            page = self._transport.execute(call, self._datacenter_page(query, len(issues), fields))
+            batch = page.get("issues") if isinstance(page, Mapping) else None
+            if not isinstance(batch, list):
+                raise MalformedResponse("GET /search: no issues list", system="jira")
+            issues.extend(batch)
+            total = page.get("total")
+            if not batch or not isinstance(total, int) or len(issues) >= total:
+                return issues
+        raise MalformedResponse("GET /search: too many pages", system="jira")
+
+    def _batch(self, raws: list[Any]) -> IssueBatch:
+        issues: list[Issue] = []
+        failures: list[ItemFailure] = []
+        for raw in raws:
+            if not isinstance(raw, Mapping):
+                failures.append(ItemFailure(item="?", field="issue", message="not an object"))
+                continue
+            try:
+                issues.append(self._parse(raw))
+            except ItemError as exc:
+                failures.append(ItemFailure(item=exc.item, field=exc.field, message=str(exc)))
+        return IssueBatch(issues=tuple(issues), failures=tuple(failures))
+
+    # -- JiraSide: reads ---------------------------------------------------------------
+
+    def changed_issues(self, since: datetime | None) -> IssueBatch:
+        literal = None
+        if since is not None:
+            literal = jql.watermark_literal(since, self.catalog.zone())
+        query = jql.changed_issues_jql(self.options.label, literal)
+        batch = self._batch(self._search(query, self._fields()))
+        log.info(
+            "jira_changed_issues",
+            since=literal,
+            issues=len(batch.issues),
+            failures=len(batch.failures),
+        )
+        return batch
+
+    def get_issue(self, issue_id: str) -> Issue:
+        return self._parse(self._read_raw(issue_id, self._fields()))
+
+    def find_by_submission(self, code: str) -> Issue | None:
+        known = self._created.get(code)
+        if known is not None:
+            try:
+                return self.get_issue(known)
+            except NotFound:
+                with self._lock:
+                    self._created.pop(code, None)
+        query = jql.find_submission_jql(self.options.label, self.options.property_key, code)
+        raws = [r for r in self._search(query, self._fields()) if isinstance(r, Mapping)]
+        if not raws:
+            return None
+        # Parse errors propagate: an unreadable match still exists, so never "not found".
+        issues = sorted((self._parse(r) for r in raws), key=lambda i: int(i.id or 0))
+        if len(issues) > 1:
+            log.warning(
+                "jira_duplicate_submission_tag", submission=code, issues=[i.key for i in issues]
+            )
+        return issues[0]
+
+    def browse_url(self, key: str) -> str:
+        return f"{self.options.base_url}/browse/{key}"
+
+    # -- JiraSide: writes --------------------------------------------------------------
+
+    def _cvss_value(self, cvss: str) -> Any:
+        info = self.catalog.cvss_field()
+        if info is None:
+            return None
+        if info.schema_type == "number":
+            try:
+                return float(cvss)
+            except ValueError:
+                raise Rejected(
+                    f"CVSS field {info.name!r} is numeric; {cvss!r} is not a number",
+                    system="jira",
+                ) from None
+        return cvss
+
+    def create_issue(self, new: NewIssue) -> Issue:
+        project = self.catalog.project(new.project)
+        type_id = project.issue_type_id(new.issue_type or self.options.issue_type)
+        labels = [self.options.label]
+        per_submission = jql.submission_label(self.options.label, new.submission_code)
+        if per_submission is not None:
+            labels.append(per_submission)
+        labels += [label for label in new.labels if label not in labels]
+        fields: dict[str, Any] = {
+            "project": {"id": project.id},
+            "issuetype": {"id": type_id},
+            "summary": clean_summary(new.summary),
+            "description": new.description,
+            "labels": labels,
+        }
+        if new.priority:
+            fields["priority"] = {"name": self.catalog.priority_name(new.priority)}
+        info = self.catalog.cvss_field()
+        if new.cvss and info is not None:
+            fields[info.id] = self._cvss_value(new.cvss)
+        tag = {"submission": new.submission_code}
+        body = {"fields": fields, "properties": [{"key": self.options.property_key, "value": tag}]}
+        route = "POST /issue"
+        log.info("jira_create_sending", submission=new.submission_code, project=project.key)
+        try:
+            created = self._transport.request(Call(route, False), "POST", "issue", body=body)
+        except MalformedResponse:
+            raise AmbiguousWrite(
+                f"{route}: unreadable answer; the issue may exist", system="jira", route=route
+            ) from None
+        if not isinstance(created, Mapping) or "id" not in created:
+            raise AmbiguousWrite(
+                f"{route}: answer without an id; the issue may exist", system="jira", route=route
+            )
+        issue_id = str(created["id"])
+        with self._lock:
+            self._created[new.submission_code] = issue_id
+        self._remember(issue_id)
+        log.info(
+            "jira_issue_created",
+            submission=new.submission_code,
+            issue=issue_id,
+            key=created.get("key"),
+        )
+        try:
+            raw = self._read_raw(issue_id, self._fields())
+            props = raw.get("properties")
+            if not (isinstance(props, Mapping) and props.get(self.options.property_key)):
+                # A Jira that ignored "properties" in the create body: set it now.
+                self._transport.request(
+                    Call("PUT /issue/{id}/properties/{key}", True, write_issue=issue_id),
+                    "PUT",
+                    f"issue/{issue_id}/properties/{self.options.property_key}",
+                    body=tag,
+                )
+            return self._parse(raw)
+        except (TransientError, NotFound) as exc:
+            raise AmbiguousWrite(
+                f"created issue {created.get('key')} but could not read it back ({exc})",
+                system="jira",
+                route="GET /issue/{id}",
+            ) from None
+
+    def set_priority(self, issue_id: str, priority: str, cvss: str | None) -> None:
+        fields: dict[str, Any] = {"priority": {"name": self.catalog.priority_name(priority)}}
+        info = self.catalog.cvss_field()
+        if cvss is not None and info is not None:
+            fields[info.id] = self._cvss_value(cvss)
+        self._transport.request(
+            Call("PUT /issue/{id}", True, write_issue=issue_id),
+            "PUT",
+            f"issue/{issue_id}",
+            body={"fields": fields},
+        )
+        self._remember(issue_id)
+        log.info("jira_priority_set", issue=issue_id, priority=priority)
+
+    # -- transitions -------------------------------------------------------------------
+
+    def _learn_live(self, graph: WorkflowGraph, issue_id: str, status: str) -> None:
+        payload = self._transport.request(
+            Call("GET /issue/{id}/transitions", True),
+            "GET",
+            f"issue/{issue_id}/transitions",
+            params={"expand": "transitions.fields"},
+        )
+        if not isinstance(payload, Mapping):
+            raise MalformedResponse(
+                "GET /issue/{id}/transitions: not an object",
+                system="jira",
+                route="GET /issue/{id}/transitions",
+            )
+        graph.learn(status, edges_from_transitions(status, payload))
+
+    def _learn_by_samples(self, graph: WorkflowGraph, project_id: str, type_id: str) -> None:
+        """Read transitions out of unexplored statuses from other issues sitting in them
+        (read-only: nothing moves). Statuses without such an issue stay unexplored."""
+        progress = True
+        while progress:
+            progress = False
+            for status in sorted(graph.statuses()):
+                if graph.explored(status):
+                    continue
+                key = (project_id, type_id, status.casefold())
+                if time.monotonic() < self._no_sample.get(key, 0.0):
+                    continue
+                if self._sample_one(graph, project_id, type_id, status):
+                    progress = True
+                else:
+                    self._no_sample[key] = time.monotonic() + SAMPLE_RETRY_SECONDS
+
+    def _status_of(self, issue_id: str) -> tuple[str, str, str]:
+        """(status, project id, issue type id) read directly."""
+        raw = self._read_raw(issue_id, ["status", "project", "issuetype"])
+        fields = raw.get("fields") or {}
+        try:
+            return (
+                str(fields["status"]["name"]),
+                str(fields["project"]["id"]),
+                str(fields["issuetype"]["id"]),
+            )
+        except (KeyError, TypeError):
+            raise ItemError(
+                "status, project or issuetype missing",
+                item=str(raw.get("key") or issue_id),
+                field="status",
+                system="jira",
+            ) from None
+
+    def transition_to(self, issue_id: str, status: str, resolution: str | None) -> None:
+        current, project_id, type_id = self._status_of(issue_id)
+        if _same(current, status):
+            return
+        wanted = self.catalog.resolution_name(resolution) if resolution else None
+        graph = self.catalog.graph(project_id, type_id)
+        max_hops = max(10, 3 * (len(graph.statuses()) + 1))
+        relearned: set[str] = set()
+        sampled = False
+        for _ in range(max_hops):
+            if _same(current, status):
+                self._remember(issue_id)
+                log.info("jira_transitioned", issue=issue_id, status=status)
+                return
+            if not graph.explored(current):
+                self._learn_live(graph, issue_id, current)
+            path = shortest_path(graph, current, status, wanted)
+            if path is None and not sampled:
+                sampled = True
+                self._learn_by_samples(graph, project_id, type_id)
+                path = shortest_path(graph, current, status, wanted)
+            if path is None:
+                if wanted is not None and shortest_path(graph, current, status) is not None:
+                    raise Rejected(
+                        f"no transition into {status!r} accepts resolution {wanted!r}",
+                        system="jira",
+                    )
+                frontier = unexplored_frontier(graph, current)
+                if not frontier:
+                    raise NotAllowed(
+                        f"no transition path from {current!r} to {status!r}", system="jira"
+                    )
+                path = frontier[0][1]  # step towards the nearest status we know nothing of
+                log.info("jira_workflow_explore", issue=issue_id, towards=frontier[0][0])
+            edge = path[0]
+            try:
+                self._do_transition(issue_id, edge, wanted if _same(edge.target, status) else None)
+            except Rejected:
+                if current.casefold() in relearned:
+                    raise
+                relearned.add(current.casefold())
+                graph.forget(current)  # the cached edge is stale: list transitions again
+                continue
+            except AmbiguousWrite:
+                current = self._status_of(issue_id)[0]
+                continue
+            current = edge.target
+        raise NotAllowed(f"gave up moving {issue_id} to {status!r}", system="jira")
+
+    def _do_transition(self, issue_id: str, edge: Edge, resolution: str | None) -> None:
+        body: dict[str, Any] = {"transition": {"id": edge.transition_id}}
+        if edge.resolution_required and resolution is None:
+            raise Rejected(
+                f"transition {edge.name!r} requires a resolution", system="jira"
+            )
+        if resolution is not None and edge.has_resolution:
+            body["fields"] = {"resolution": {"name": resolution}}
+        self._transport.request(
+            Call("POST /issue/{id}/transitions", False, write_issue=issue_id),
+            "POST",
+            f"issue/{issue_id}/transitions",
+            body=body,
+        )
+        log.info(
+            "jira_transition_done",
+            issue=issue_id,
+            transition=edge.transition_id,
+            source=edge.source,
+            target=edge.target,
+        )
+
+    # -- start-up validation -----------------------------------------------------------
+
+    def _project_statuses(self, project: ProjectInfo, type_id: str) -> frozenset[str]:
+        route = "GET /project/{key}/statuses"
+        try:
+            raw = self._transport.request(
+                Call(route, True), "GET", f"project/{project.key}/statuses"
+            )
+        except NotFound:
+            raw = None
+        names: set[str] = set()
+        if isinstance(raw, list):
+            for per_type in raw:
+                if not isinstance(per_type, Mapping) or str(per_type.get("id")) != type_id:
+                    continue
+                for item in per_type.get("statuses") or []:
+                    if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                        names.add(item["name"])
+        if not names:
+            everything = self._transport.request(Call("GET /status", True), "GET", "status")
+            for item in everything if isinstance(everything, list) else []:
+                if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                    names.add(item["name"])
+        return frozenset(names)
+
+    def describe_project(self, key: str) -> ProjectSchema:
+        project = self.catalog.project(key)
+        type_id = project.issue_type_id(self.options.issue_type)
+        statuses = self._project_statuses(project, type_id)
+        graph = self.catalog.graph(project.id, type_id)
+        # Seed the graph with every status so sampling looks at all of them.
+        for name in statuses:
+            if not graph.explored(name):
+                self._sample_one(graph, project.id, type_id, name)
+        return ProjectSchema(
+            key=project.key,
+            statuses=statuses,
+            priorities=frozenset(self.catalog.priorities().values()),
+            resolutions=frozenset(self.catalog.resolutions().values()),
+            reachable={name: reachable_from(graph, name) for name in statuses},
+        )
+
+    def _sample_one(self, graph: WorkflowGraph, project_id: str, type_id: str, status: str) -> bool:
+        query = jql.sample_in_status_jql(project_id, type_id, status)
+        raws = self._search_sample(query)
+        if not raws:
+            return False
+        self._learn_live(graph, str(raws[0]["id"]), status)
+        return True
+
+    def _search_sample(self, query: str) -> list[Mapping[str, Any]]:
+        cloud = self.catalog.is_cloud()
+        call = Call("GET /search/jql" if cloud else "GET /search", True)
+        found = self._transport.execute(
+            call,
+            lambda c: (
+                c.enhanced_search_issues(query, maxResults=1, fields=["status"], json_result=True)
+                if cloud
+                else c.search_issues(query, maxResults=1, fields=["status"], json_result=True)
+            ),
+        )
+        issues = found.get("issues") if isinstance(found, Mapping) else None
+        return [i for i in issues or [] if isinstance(i, Mapping) and "id" in i]

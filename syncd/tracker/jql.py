@@ -1,0 +1,93 @@
+"""JQL text for the adapter's searches, and the time-zone-aware watermark literal.
+
+JQL absolute dates have minute precision and are read in the *searching user's* profile
+time zone (reference §1.4), so a UTC watermark is converted to that zone and floored to the
+minute. Flooring only widens the window, which is safe: the caller de-duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: Widest UTC offset in use (UTC+14, Kiribati): with an unknown zone we widen by this much.
+_MAX_OFFSET = timedelta(hours=14)
+_SAFE_CODE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+def quote(value: str) -> str:
+    """A JQL string literal: double quotes, with backslash and quote escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", " ").replace("\r", " ")
+    return f'"{escaped}"'
+
+
+def user_zone(name: str | None) -> tzinfo | None:
+    """The ZoneInfo for a Jira ``timeZone`` value, or None when it is missing or unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def watermark_literal(since: datetime, zone: tzinfo | None) -> str:
+    """``since`` as a JQL date literal (``yyyy-MM-dd HH:mm``) no later than ``since``.
+
+    ``zone`` is the API user's time zone; None means unknown, and then the literal is
+    written in UTC minus the widest offset in use, so whatever zone Jira reads it in, it
+    is not later than ``since``. When the local wall time is ambiguous (the repeated hour
+    when daylight saving ends), Jira may read it as the later instant, so we step back by
+    the offset difference first.
+    """
+    if since.tzinfo is None or since.utcoffset() is None:
+        raise ValueError("since must be timezone-aware")
+    if zone is None:
+        local = (since - _MAX_OFFSET).astimezone(ZoneInfo("UTC"))
+    else:
+        local = since.astimezone(zone)
+        other = local.replace(fold=1 - local.fold)
+        first, second = local.utcoffset(), other.utcoffset()
+        if first is not None and second is not None and first != second:
+            local = (since - abs(first - second)).astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def changed_issues_jql(label: str, since_literal: str | None) -> str:
+    """All issues carrying ``label`` (updated at or after the literal), oldest first."""
+    clauses = [f"labels = {quote(label)}"]
+    if since_literal is not None:
+        clauses.append(f"updated >= {quote(since_literal)}")
+    # key ASC breaks ties between issues updated in the same millisecond (stable paging).
+    return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+
+
+def submission_label(label: str, code: str) -> str | None:
+    """The per-submission label ``<label>-<code>``, or None when the code is not label-safe."""
+    if not _SAFE_CODE.match(code):
+        return None
+    return f"{label}-{code}"
+
+
+def find_submission_jql(label: str, property_key: str, code: str) -> str:
+    """Issues tagged with submission ``code``: by entity property, or by its label.
+
+    Both tags are written at creation; searching either survives a human removing the
+    label (the property is invisible in the UI) or a Jira without property JQL indexing
+    of an old issue (the label).
+    """
+    clauses = [f"issue.property[{property_key}].submission = {quote(code)}"]
+    per_submission = submission_label(label, code)
+    if per_submission is not None:
+        clauses.insert(0, f"labels = {quote(per_submission)}")
+    return " OR ".join(clauses) + " ORDER BY created ASC, key ASC"
+
+
+def sample_in_status_jql(project_id: str, issue_type_id: str, status: str) -> str:
+    """One issue of this project and type in ``status`` (to read its transitions)."""
+    return (
+        f"project = {quote(project_id)} AND issuetype = {quote(issue_type_id)} "
+        f"AND status = {quote(status)}"
+    )

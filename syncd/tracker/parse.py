@@ -1,0 +1,123 @@
+"""Jira issue JSON (v2) to ``syncd.records.Issue``; nothing else reads issue JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from syncd.errors import ItemError
+from syncd.records import Issue
+
+#: The fields every read asks for; never ``*all`` (reference §1.2: payload and cost).
+BASE_FIELDS: tuple[str, ...] = (
+    "summary",
+    "status",
+    "priority",
+    "resolution",
+    "updated",
+    "labels",
+    "project",
+    "issuetype",
+)
+
+
+def parse_jira_time(value: str) -> datetime:
+    """``2025-01-02T03:04:05.678+0000`` (offset without colon, ms optional) -> aware UTC."""
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(value, fmt).astimezone(UTC)
+        except ValueError:
+            continue
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp without offset")
+    return parsed.astimezone(UTC)
+
+
+def _name(fields: Mapping[str, Any], key: str) -> str | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        raise TypeError(f"expected an object with a name, got {type(value).__name__}")
+    return str(value["name"])
+
+
+def submission_code(
+    raw: Mapping[str, Any], label: str, property_key: str
+) -> str | None:
+    """The submission code from our entity property, else from ``<label>-<code>``."""
+    props = raw.get("properties")
+    if isinstance(props, Mapping):
+        value = props.get(property_key)
+        if isinstance(value, Mapping) and isinstance(value.get("submission"), str):
+            return str(value["submission"])
+    labels = (raw.get("fields") or {}).get("labels") or []
+    prefix = f"{label}-"
+    for item in labels:
+        if isinstance(item, str) and item.startswith(prefix) and len(item) > len(prefix):
+            return item[len(prefix) :]
+    return None
+
+
+def parse_issue(
+    raw: Mapping[str, Any],
+    *,
+    label: str,
+    property_key: str,
+    cvss_field: str | None,
+    browse_base: str,
+) -> Issue:
+    """One issue; raises ItemError naming the issue and the offending field."""
+    item = str(raw.get("key") or raw.get("id") or "?")
+
+    def fail(field: str, message: str) -> ItemError:
+        return ItemError(message, item=item, field=field, system="jira")
+
+    issue_id, key = raw.get("id"), raw.get("key")
+    if not isinstance(issue_id, str | int) or not isinstance(key, str):
+        raise fail("id", "missing id or key")
+    fields = raw.get("fields")
+    if not isinstance(fields, Mapping):
+        raise fail("fields", "missing fields object")
+    current = "status"
+    try:
+        status = _name(fields, "status")
+        if status is None:
+            raise TypeError("missing")
+        current = "priority"
+        priority = _name(fields, "priority")
+        current = "resolution"
+        resolution = _name(fields, "resolution")
+        current = "project"
+        project = fields.get("project") or {}
+        project_key = project.get("key") if isinstance(project, Mapping) else None
+        if not isinstance(project_key, str):
+            project_key = key.rsplit("-", 1)[0]
+        current = "updated"
+        updated_raw = fields.get("updated")
+        if not isinstance(updated_raw, str):
+            raise TypeError("missing")
+        updated = parse_jira_time(updated_raw)
+    except (TypeError, ValueError) as exc:
+        raise fail(current, str(exc) or "invalid") from None
+    cvss: str | None = None
+    if cvss_field is not None:
+        value = fields.get(cvss_field)
+        if isinstance(value, Mapping):  # a select option
+            value = value.get("value")
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            cvss = str(value)
+    return Issue(
+        id=str(issue_id),
+        key=key,
+        project=project_key,
+        status=status,
+        priority=priority,
+        resolution=resolution,
+        updated_at=updated,
+        submission_code=submission_code(raw, label, property_key),
+        cvss=cvss,
+        url=f"{browse_base}/browse/{key}",
+    )

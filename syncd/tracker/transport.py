@@ -1,0 +1,330 @@
+"""The one place that calls the ``jira`` library: clients, pacing, retries, error mapping.
+
+Threads: the library's ``JIRA`` object holds one ``requests.Session`` and mutable caches,
+neither documented as thread-safe (reference §6.5). We keep **one client per thread**
+(``threading.local``) rather than one client behind a lock, so a call sleeping out a
+``Retry-After`` never blocks another thread's unrelated call. Each new client costs one
+``serverInfo`` GET; the adapter's caches (fields, projects, workflows) are shared.
+
+Retries: the library's own ``ResilientSession`` retry is switched off (``max_retries=0``)
+so it can never re-send a create after a dropped connection (§6.4) and its waits do not
+multiply with ours. Our layer (tenacity) retries:
+
+* 429 (any method: the server did not process it) after ``Retry-After`` /
+  ``X-RateLimit-Reset``, pausing the scope named by ``RateLimit-Reason``;
+* 5xx, timeouts and dropped connections only for idempotent calls;
+* a connection that was never established (connect timeout, refused) for every call.
+
+A non-idempotent call that may have reached the server raises ``AmbiguousWrite``.
+Errors never carry ``str(JIRAError)``: it prints request headers, Authorization included.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import structlog
+from jira import JIRA, JIRAError
+from jira.resilientsession import parse_errors
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from syncd.errors import (
+    AmbiguousWrite,
+    CredentialError,
+    MalformedResponse,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+    Rejected,
+    RemoteError,
+    TransientError,
+)
+from syncd.quota import TokenBucket
+from syncd.tracker.options import JiraOptions
+from syncd.tracker.ratelimit import PauseBoard, Scope, retry_hint
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_SYSTEM = "jira"
+_MAX_MESSAGE = 500
+
+
+@dataclass(frozen=True)
+class Call:
+    """What is being called: ``route`` is a template (``PUT /issue/{id}``), never a URL.
+
+    ``write_issue`` names the issue a write targets, so a per-issue 429 pauses only it.
+    """
+
+    route: str
+    idempotent: bool
+    write_issue: str | None = None
+
+
+class _NotSent(TransientError):
+    """The connection was never established: safe to retry any call."""
+
+
+class _Busy(TransientError):
+    """503 with Retry-After: the server asks for a pause, like a 429."""
+
+    def __init__(self, message: str, *, retry_after: float, route: str) -> None:
+        super().__init__(message, system=_SYSTEM, route=route, status=503)
+        self.retry_after: float = retry_after
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError):
+        inner = inner.reason
+    return isinstance(inner, NewConnectionError)
+
+
+def _messages(exc: JIRAError) -> str:
+    if exc.response is None:
+        return ""
+    try:
+        found = parse_errors(exc.response)
+    except Exception:  # a body we cannot read says nothing useful
+        return ""
+    text = "; ".join(str(m) for m in found if m)
+    return text[:_MAX_MESSAGE]
+
+
+class Transport:
+    """Per-thread ``JIRA`` clients plus the pacing/retry/translation wrapper."""
+
+    def __init__(
+        self,
+        options: JiraOptions,
+        *,
+        bucket: TokenBucket | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._options = options
+        self.bucket = bucket or TokenBucket("jira", options.requests_per_minute)
+        self.pauses = PauseBoard()
+        self._sleep = sleep
+        self._local = threading.local()
+        self._clients: list[JIRA] = []
+        self._lock = threading.Lock()
+        self._field_clauses: dict[str, str] = {}
+
+    # -- clients -----------------------------------------------------------------------
+
+    def _build(self) -> JIRA:
+        opts = self._options
+        auth: dict[str, Any]
+        if opts.personal_access_token:
+            auth = {"token_auth": opts.personal_access_token}
+        else:
+            auth = {"basic_auth": (opts.email, opts.api_token or "")}
+        client = JIRA(
+            server=opts.base_url,
+            options={"rest_api_version": "2"},  # v2: wiki-markup strings, not ADF
+            timeout=(min(5.0, opts.timeout_seconds), opts.timeout_seconds),
+            max_retries=0,
+            logging=False,
+            # "auto" asks serverInfo (one GET per client); a forced mode skips it.
+            get_server_info=opts.deployment == "auto",
+            **auth,
+        )
+        if opts.deployment == "cloud":
+            client.deploymentType = "Cloud"
+        if self._field_clauses:
+            # Pre-fill the library's field-name cache so its first search does not GET
+            # /field again (we already did, once, for the whole process).
+            client._fields_cache_value = dict(self._field_clauses)
+        log.info(
+            "jira_client_created",
+            deployment=client.deploymentType or opts.deployment,
+            thread=threading.current_thread().name,
+        )
+        return client
+
+    def client(self) -> JIRA:
+        client: JIRA | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._build()
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def seed_field_cache(self, clauses: Mapping[str, str]) -> None:
+        with self._lock:
+            self._field_clauses = dict(clauses)
+            for client in self._clients:
+                client._fields_cache_value = dict(clauses)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()  # type: ignore[no-untyped-call]
+        self._local = threading.local()
+
+    def is_cloud(self) -> bool:
+        return self.execute(Call("GET /serverInfo", True), lambda c: bool(c._is_cloud))
+
+    # -- calls -------------------------------------------------------------------------
+
+    def request(
+        self,
+        call: Call,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """One REST call through the library's session; the decoded JSON body or None."""
+
+        def go(client: JIRA) -> Any:
+            url = client._get_url(path)
+            data = json.dumps(body) if body is not None else None
+            response = client._session.request(method, url, params=params, data=data)
+            if response.status_code == 204 or not response.content:
+                return None
+            return response.json()
+
+        return self.execute(call, go)
+
+    def execute(self, call: Call, fn: Callable[[JIRA], T]) -> T:
+        """Run ``fn(client)`` under pacing, pauses, retries and error translation."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._options.retry_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: self._should_retry(call, exc)),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(call, state),
+            reraise=True,
+        )
+        result: T = retrying(self._once, call, fn)
+        return result
+
+    def _once(self, call: Call, fn: Callable[[JIRA], T]) -> T:
+        self._respect_pauses(call)
+        self.bucket.acquire()
+        try:
+            return fn(self.client())
+        except JIRAError as exc:
+            raise self._translate(call, exc) from None
+        except requests.ConnectionError as exc:
+            if _never_connected(exc):
+                raise _NotSent(
+                    f"could not connect to Jira for {call.route}", system=_SYSTEM, route=call.route
+                ) from None
+            raise self._lost(call, "connection dropped") from None
+        except requests.Timeout:
+            raise self._lost(call, "timed out") from None
+        except ValueError:  # a JSON body that does not decode (requests' JSONDecodeError)
+            raise MalformedResponse(
+                f"{call.route}: response is not valid JSON", system=_SYSTEM, route=call.route
+            ) from None
+        except requests.RequestException as exc:
+            raise self._lost(call, type(exc).__name__) from None
+
+    def _lost(self, call: Call, what: str) -> TransientError:
+        if call.idempotent:
+            return TransientError(f"{call.route}: {what}", system=_SYSTEM, route=call.route)
+        return AmbiguousWrite(
+            f"{call.route}: {what} after sending; the write may have been applied",
+            system=_SYSTEM,
+            route=call.route,
+        )
+
+    def _translate(self, call: Call, exc: JIRAError) -> Exception:
+        status = exc.status_code
+        detail = _messages(exc)
+        text = f"{call.route} -> HTTP {status}" + (f": {detail}" if detail else "")
+        headers: Mapping[str, str] = exc.response.headers if exc.response is not None else {}
+        if status == 429 or (status == 503 and "retry-after" in {h.lower() for h in headers}):
+            hint = retry_hint(headers)
+            if hint.scope is Scope.ISSUE and call.write_issue is not None:
+                self.pauses.pause_issue(call.write_issue, hint.seconds)
+            elif hint.scope is Scope.ROUTE:
+                self.pauses.pause_route(call.route, hint.seconds)
+            else:
+                self.bucket.pause(hint.seconds)
+            log.warning(
+                "jira_rate_limited",
+                route=call.route,
+                status=status,
+                reason=hint.reason,
+                scope=hint.scope.value,
+                retry_after=hint.seconds,
+                issue=call.write_issue,
+            )
+            if status == 503:
+                return _Busy(text, retry_after=hint.seconds, route=call.route)
+            return RateLimited(text, retry_after=hint.seconds, system=_SYSTEM, route=call.route)
+        if status == 401:
+            return CredentialError(f"Jira rejected the credentials ({call.route} -> HTTP 401)")
+        if status == 403:
+            return NotAllowed(text, system=_SYSTEM, route=call.route, status=status)
+        if status == 404:
+            return NotFound(text, system=_SYSTEM, route=call.route, status=status)
+        if status in (400, 409, 422):
+            return Rejected(text, system=_SYSTEM, route=call.route, status=status)
+        if status is None or status >= 500:
+            if not call.idempotent:
+                return AmbiguousWrite(
+                    f"{text}; the write may have been applied",
+                    system=_SYSTEM,
+                    route=call.route,
+                    status=status,
+                )
+            return TransientError(text, system=_SYSTEM, route=call.route, status=status)
+        return RemoteError(text, system=_SYSTEM, route=call.route, status=status)
+
+    def _respect_pauses(self, call: Call) -> None:
+        remaining = self.pauses.remaining(call.route, call.write_issue)
+        if remaining <= 0:
+            return
+        if remaining > self._options.max_retry_wait_seconds:
+            raise RateLimited(
+                f"{call.route}: paused by an earlier 429",
+                retry_after=remaining,
+                system=_SYSTEM,
+                route=call.route,
+            )
+        self._sleep(remaining)
+
+    def _should_retry(self, call: Call, exc: BaseException) -> bool:
+        if isinstance(exc, RateLimited | _Busy):
+            return exc.retry_after <= self._options.max_retry_wait_seconds
+        if isinstance(exc, AmbiguousWrite):
+            return False
+        if isinstance(exc, _NotSent):
+            return True
+        return isinstance(exc, TransientError) and call.idempotent
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RateLimited | _Busy):
+            # The pause board / bucket already hold the pause; waiting here too keeps the
+            # retry from spinning on them.
+            return float(min(exc.retry_after, self._options.max_retry_wait_seconds))
+        base = self._options.backoff_initial_seconds * float(2 ** (state.attempt_number - 1))
+        return min(base, 30.0) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
+
+    def _log_retry(self, call: Call, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        log.info(
+            "jira_retry",
+            route=call.route,
+            attempt=state.attempt_number,
+            error=type(exc).__name__ if exc else None,
+            status=getattr(exc, "status", None),
+        )
