@@ -1,0 +1,239 @@
+"""What a new Jira issue says about a submission (creation content).
+
+Researcher-written text (title, report, asset names, even the CVSS vector) is untrusted:
+it is cleaned of control and invisible format characters, and every piece that lands in
+the wiki-markup description goes through ``escape`` so it renders literally (no markup,
+no mentions, no macros, no links). ``escape`` is a parameter so this module stays free of
+Jira code: production passes the Jira adapter's wiki escaper.
+
+Jira limits (counted in UTF-16 code units, as Java counts string length): the summary is
+at most 255 characters and single-line; the description at most 32,767 characters. When
+the report does not fit, it is cut, with a note and the link to the full submission.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+
+from syncd.records import NewIssue, Submission
+from syncd.sync.mapping import Mapping
+
+SUMMARY_LIMIT = 255
+DESCRIPTION_LIMIT = 32_767
+#: cap for one inline field (asset, endpoint, ...): enough for any honest value
+INLINE_LIMIT = 500
+ELLIPSIS = "…"
+
+Escape = Callable[[str], str]
+
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
+_SAFE_URL = re.compile(r"^https?://[^\s|\[\]{}<>\"'\\]+$")
+# Characters with a meaning somewhere in Jira wiki markup (text effects, links, macros,
+# tables, lists, headings, emoticons, mentions, line breaks).
+_WIKI_SPECIAL = frozenset("\\*_-+^~?{}[]|!#:@()&.=")
+
+
+def utf16_len(text: str) -> int:
+    """Length as Jira (Java) counts it: UTF-16 code units."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def cap_utf16(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 units, ending in ``ellipsis`` when cut."""
+    if utf16_len(text) <= limit:
+        return text
+    budget = limit - utf16_len(ellipsis)
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        size = 2 if ord(ch) > 0xFFFF else 1
+        if used + size > budget:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out).rstrip() + ellipsis
+
+
+def _keep(ch: str) -> bool:
+    # Cc: control characters (terminal escapes, NUL); Cf: invisible format characters
+    # (bidi overrides, zero-width spaces, BOM); Cs: lone surrogates (not encodable).
+    return unicodedata.category(ch) not in {"Cc", "Cf", "Cs"}
+
+
+def sanitize_line(text: str | None) -> str:
+    """One clean line: control/format characters removed, whitespace collapsed."""
+    if not text:
+        return ""
+    cleaned = "".join(ch if _keep(ch) else " " for ch in _LINE_BREAKS.sub(" ", text))
+    return " ".join(cleaned.split())
+
+
+def sanitize_block(text: str | None) -> str:
+    """Multi-line text: newlines normalised, tabs to spaces, other controls removed."""
+    if not text:
+        return ""
+    normalised = _LINE_BREAKS.sub("\n", text).replace("\t", "    ")
+    lines = ("".join(ch for ch in line if _keep(ch)).rstrip() for line in normalised.split("\n"))
+    return "\n".join(lines).strip("\n")
+
+
+def fallback_escape(text: str) -> str:
+    """A conservative stand-in for the Jira adapter's wiki escaper.
+
+    Backslash-escapes every character that has a meaning anywhere in wiki markup, which
+    renders literally (if not prettily). Production passes the adapter's escaper.
+    """
+    return "".join("\\" + ch if ch in _WIKI_SPECIAL else ch for ch in text)
+
+
+def summary_for(code: str, title: str | None) -> str:
+    """``[<code>] <title>``: single line, cleaned, at most 255 UTF-16 units."""
+    clean_title = sanitize_line(title) or "(no title)"
+    return cap_utf16(f"[{sanitize_line(code)}] {clean_title}", SUMMARY_LIMIT)
+
+
+def _submission_link(submission: Submission, escape: Escape) -> str:
+    code = escape(sanitize_line(submission.code))
+    url = (submission.web_url or "").strip()
+    if _SAFE_URL.match(url):
+        return f"[{code}|{url}]"
+    return code
+
+
+def _header(submission: Submission, mapping: Mapping, escape: Escape) -> list[str]:
+    def inline(text: str | None) -> str:
+        return escape(cap_utf16(sanitize_line(text), INLINE_LIMIT))
+
+    report = submission.report
+    lines = [f"*Intigriti submission:* {_submission_link(submission, escape)}"]
+    severity = inline(submission.severity) if submission.severity else "(not set)"
+    priority = mapping.priority_for(mapping.canonical_severity_from_intigriti(submission.severity))
+    shown_priority = f" (priority {escape(priority)})" if priority else ""
+    lines.append(f"*Severity:* {severity}{shown_priority}")
+    if submission.cvss_vector:
+        score = f" (score {submission.cvss_score:g})" if submission.cvss_score is not None else ""
+        lines.append(f"*CVSS vector:* {inline(submission.cvss_vector)}{score}")
+    lines.append(f"*Program:* {inline(submission.program_id)}")
+    if report is not None:
+        if report.asset:
+            lines.append(f"*Asset:* {inline(report.asset)}")
+        if report.endpoint:
+            lines.append(f"*Endpoint:* {inline(report.endpoint)}")
+        kind = " / ".join(inline(part) for part in (report.type_name, report.category) if part)
+        if report.cwe:
+            kind = f"{kind} ({inline(report.cwe)})" if kind else inline(report.cwe)
+        if kind:
+            lines.append(f"*Type:* {kind}")
+        if report.original_title and sanitize_line(report.original_title) != sanitize_line(
+            submission.title
+        ):
+            lines.append(f"*Original title:* {inline(report.original_title)}")
+    if submission.researcher:
+        lines.append(f"*Researcher:* {inline(submission.researcher)}")
+    return lines
+
+
+def _report_sections(submission: Submission) -> list[tuple[str, str]]:
+    report = submission.report
+    if report is None:
+        return []
+    sections = [
+        ("Proof of concept", sanitize_block(report.poc_description)),
+        ("Impact", sanitize_block(report.impact)),
+        ("Recommended solution", sanitize_block(report.recommended_solution)),
+    ]
+    return [(title, text) for title, text in sections if text]
+
+
+def _render(
+    header: Sequence[str],
+    sections: Sequence[tuple[str, str]],
+    budget: int,
+    tail: Sequence[str],
+    escape: Escape,
+) -> str:
+    """The description with at most ``budget`` raw report characters."""
+    parts = ["\n".join(header)]
+    left = budget
+    for title, text in sections:
+        if left <= 0:
+            break
+        shown = text[:left]
+        left -= len(shown)
+        parts.append(f"h3. {title}\n{escape(shown)}")
+    parts.append("\n".join(tail))
+    return "\n\n".join(parts)
+
+
+def build_description(
+    submission: Submission,
+    mapping: Mapping,
+    *,
+    include_report: bool,
+    escape: Escape,
+    limit: int = DESCRIPTION_LIMIT,
+) -> str:
+    """The wiki-markup description, at most ``limit`` UTF-16 units."""
+    header = _header(submission, mapping, escape)
+    link = _submission_link(submission, escape)
+    footer = f"_Created by syncd from Intigriti submission {link}. "
+    footer += "Researcher-written text is shown literally._"
+    sections = _report_sections(submission) if include_report else []
+    total = sum(len(text) for _, text in sections)
+    if not include_report:
+        tail = [f"_The report is not copied to Jira; read it on Intigriti: {link}_", footer]
+        return cap_utf16(_render(header, [], 0, tail, escape), limit)
+    if submission.report is None:
+        tail = [f"_No report text was available; read it on Intigriti: {link}_", footer]
+        return cap_utf16(_render(header, [], 0, tail, escape), limit)
+
+    full = _render(header, sections, total, [footer], escape)
+    if utf16_len(full) <= limit:
+        return full
+
+    def cut_tail(shown: int) -> list[str]:
+        return [
+            f"_Report cut to fit Jira's description limit: {shown:,} of {total:,} characters "
+            f"shown. Read the full report on Intigriti: {link}_",
+            footer,
+        ]
+
+    # Largest prefix of the raw report whose escaped rendering fits. Cutting raw text
+    # before escaping never splits an escape sequence.
+    low, high = 0, total
+    while low < high:
+        mid = (low + high + 1) // 2
+        if utf16_len(_render(header, sections, mid, cut_tail(mid), escape)) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    # cap_utf16 is the last resort for an escaper that grows text pathologically.
+    return cap_utf16(_render(header, sections, low, cut_tail(low), escape), limit)
+
+
+def build_new_issue(
+    submission: Submission,
+    mapping: Mapping,
+    *,
+    project: str,
+    include_report: bool = True,
+    label: str = "intigriti",
+    escape: Escape,
+) -> NewIssue:
+    """The issue syncd creates for ``submission`` (Intigriti to Jira, once)."""
+    canonical = mapping.canonical_severity_from_intigriti(submission.severity)
+    vector = cap_utf16(sanitize_line(submission.cvss_vector), INLINE_LIMIT) or None
+    return NewIssue(
+        project=project,
+        submission_code=submission.code,
+        summary=summary_for(submission.code, submission.title),
+        description=build_description(
+            submission, mapping, include_report=include_report, escape=escape
+        ),
+        priority=mapping.priority_for(canonical),
+        labels=(label,) if label.strip() else (),
+        cvss=vector,
+        issue_type=mapping.issue_type,
+    )

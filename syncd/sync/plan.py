@@ -1,0 +1,644 @@
+"""The planner: every sync decision for one submission, as a pure function.
+
+``plan(link, submission, issue, mapping, now=...)`` compares the two sides of one link
+field by field with a three-way merge against the stored base (DESIGN.md §2) and returns
+the actions that bring them together. It does no I/O and never raises; the executor runs
+the actions and stores each action's ``new_base`` once its write succeeded, which makes
+syncd echo-free: its own writes come back equal to the base and plan nothing.
+
+Per field, with Intigriti value ``i``, Jira value ``j`` and base ``b`` (canonical values):
+
+* ``i == j``: converged (``RecordBase`` only when ``b`` differs, so a steady state plans
+  nothing);
+* ``j == b``: Intigriti changed, write ``i`` to Jira; ``i == b``: write ``j`` to Intigriti;
+* otherwise a conflict, settled by the field's policy and recorded (``RecordConflict``).
+
+Directions ``to_jira`` / ``to_intigriti`` make one side follow the other whenever they
+differ; ``off`` leaves the field alone. A ``None`` canonical value (unmapped or unset)
+means that side has no opinion: nothing is written, and a note says why. A side that was
+not read this cycle (``None`` record) never causes a write to the other side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar, Literal
+
+from syncd.records import Issue, NewIssue, Submission
+from syncd.sync.content import build_new_issue, fallback_escape
+from syncd.sync.mapping import (
+    FieldName,
+    FieldRule,
+    Mapping,
+    Policy,
+    canonical_issue_key,
+    canonical_reference,
+)
+
+LinkState = Literal["creating", "linked", "blocked", "parked"]
+Winner = Literal["intigriti", "jira"]
+SIGNATURE_LIMIT = 255
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bases:
+    """Per field, the canonical value both sides last agreed on (None: never agreed)."""
+
+    severity: str | None = None
+    status: str | None = None
+    internal_reference: str | None = None
+
+    def get(self, field: FieldName) -> str | None:
+        value: str | None = getattr(self, field)
+        return value
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What the planner needs of a link row."""
+
+    submission_code: str
+    program_id: str
+    issue_id: str | None
+    issue_key: str | None
+    state: LinkState
+    bases: Bases
+    #: set while a write is parked as blocked; see :func:`block_signature`
+    blocked_signature: str | None = None
+    create_attempted_at: datetime | None = None
+
+
+# -- actions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateIssue:
+    """Create the Jira issue for an unlinked submission (intent row first)."""
+
+    project: str
+    new_issue: NewIssue
+    field: ClassVar[str] = "creation"
+
+
+@dataclass(frozen=True)
+class ResumeCreate:
+    """A creation intent exists: look the tag up first, create only if nothing is found.
+
+    ``new_issue`` is None when the submission was not read this cycle (look up only).
+    """
+
+    code: str
+    new_issue: NewIssue | None
+    attempted_at: datetime | None
+    field: ClassVar[str] = "creation"
+
+
+@dataclass(frozen=True)
+class AdoptIssue:
+    """Link the submission to an existing issue a human named (instead of creating)."""
+
+    issue_key: str
+    reason: str
+    field: ClassVar[str] = "internal_reference"
+
+
+@dataclass(frozen=True)
+class SetJiraPriority:
+    issue_id: str
+    priority: str
+    cvss: str | None
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "severity"
+
+
+@dataclass(frozen=True)
+class TransitionJira:
+    issue_id: str
+    status: str
+    resolution: str | None
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "status"
+
+
+@dataclass(frozen=True)
+class SetIntigritiSeverity:
+    code: str
+    severity: str
+    #: the submission's current vector, kept as it is
+    vector: str | None
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "severity"
+
+
+@dataclass(frozen=True)
+class MoveIntigritiStatus:
+    code: str
+    status: str
+    close_reason: str | None
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "status"
+
+
+@dataclass(frozen=True)
+class SetIntigritiReference:
+    code: str
+    reference: str
+    #: None: the executor fills in the issue's browse URL
+    url: str | None
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "internal_reference"
+
+
+@dataclass(frozen=True)
+class RecordBase:
+    """The sides agree without a write: base := value."""
+
+    field: FieldName
+    value: str
+
+
+@dataclass(frozen=True)
+class RecordConflict:
+    """Both sides changed since the base; ``winner`` was chosen by ``policy``.
+
+    Always paired with the winning write in the same plan.
+    """
+
+    field: FieldName
+    intigriti_value: str
+    jira_value: str
+    base: str | None
+    winner: Winner
+    policy: Policy
+
+
+FieldWrite = (
+    SetJiraPriority
+    | TransitionJira
+    | SetIntigritiSeverity
+    | MoveIntigritiStatus
+    | SetIntigritiReference
+)
+Action = (
+    CreateIssue
+    | ResumeCreate
+    | AdoptIssue
+    | SetJiraPriority
+    | TransitionJira
+    | SetIntigritiSeverity
+    | MoveIntigritiStatus
+    | SetIntigritiReference
+    | RecordBase
+    | RecordConflict
+)
+WRITE_TYPES: tuple[type, ...] = (
+    CreateIssue,
+    ResumeCreate,
+    AdoptIssue,
+    SetJiraPriority,
+    TransitionJira,
+    SetIntigritiSeverity,
+    MoveIntigritiStatus,
+    SetIntigritiReference,
+)
+
+
+def is_write(action: Action) -> bool:
+    """Whether the action changes Intigriti or Jira (as opposed to syncd's own records)."""
+    return isinstance(action, WRITE_TYPES)
+
+
+@dataclass(frozen=True)
+class Plan:
+    code: str
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def writes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if is_write(a))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions
+
+
+# -- helpers for the executor ------------------------------------------------------------------
+
+
+def block_signature(field: str, intigriti_value: str | None, jira_value: str | None) -> str:
+    """What a blocked write was blocked on: the field and both sides' raw values.
+
+    Raw values (not canonical ones), so any human move on either side, even inside one
+    class (Triage to Pending), unblocks the field. At most 255 characters.
+    """
+    text = f"{field}:{intigriti_value or ''}|{jira_value or ''}"
+    if len(text) <= SIGNATURE_LIMIT:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{field}:sha256:{digest}"
+
+
+def bases_after_create(issue: Issue, mapping: Mapping) -> Bases:
+    """Bases for a link whose issue syncd just created (or found by its tag).
+
+    Jira's values then are syncd's writes or Jira's defaults, never a human decision, so
+    they count as agreed: Intigriti's values then flow to Jira (an Accepted submission
+    moves its new issue out of To Do). The reference base stays None so the key is
+    written to Intigriti next.
+    """
+    return Bases(
+        severity=mapping.canonical_severity_from_jira(issue.priority),
+        status=mapping.canonical_status_from_jira(issue.status),
+        internal_reference=None,
+    )
+
+
+def bases_after_adopt(issue_key: str) -> Bases:
+    """Bases for a link to an issue a human named: nothing agreed yet but the key."""
+    return Bases(internal_reference=canonical_issue_key(issue_key))
+
+
+# -- the planner -----------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _intigriti_newer_or_same(submission: Submission, issue: Issue) -> bool:
+    return _utc(submission.updated_at) >= _utc(issue.updated_at)
+
+
+def _winner(policy: Policy, submission: Submission, issue: Issue) -> Winner:
+    if policy == "jira":
+        return "jira"
+    if policy == "newest" and not _intigriti_newer_or_same(submission, issue):
+        return "jira"
+    return "intigriti"  # policy "intigriti", a newest tie, or an unknown policy string
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """The outcome of the three-way merge for one field, before it becomes actions."""
+
+    kind: Literal["none", "base", "to_jira", "to_intigriti"]
+    value: str | None = None
+    conflict: RecordConflict | None = None
+
+
+def _merge(
+    field: FieldName,
+    i: str,
+    j: str,
+    b: str | None,
+    *,
+    rule: FieldRule,
+    submission: Submission,
+    issue: Issue,
+) -> _Decision:
+    if rule.direction == "off":
+        return _Decision("none")
+    if i == j:
+        return _Decision("base", i) if b != i else _Decision("none")
+    if rule.direction == "to_jira":
+        return _Decision("to_jira", i)
+    if rule.direction == "to_intigriti":
+        return _Decision("to_intigriti", j)
+    if j == b:
+        return _Decision("to_jira", i)
+    if i == b:
+        return _Decision("to_intigriti", j)
+    winner = _winner(rule.policy, submission, issue)
+    conflict = RecordConflict(field, i, j, b, winner, rule.policy)
+    if winner == "intigriti":
+        return _Decision("to_jira", i, conflict)
+    return _Decision("to_intigriti", j, conflict)
+
+
+class _Planner:
+    """Builds one plan; holds the inputs so the per-field steps stay short."""
+
+    def __init__(
+        self,
+        link: LinkView,
+        submission: Submission,
+        issue: Issue,
+        mapping: Mapping,
+    ) -> None:
+        self.link = link
+        self.code = link.submission_code
+        self.submission = submission
+        self.issue = issue
+        self.mapping = mapping
+        self.actions: list[Action] = []
+        self.notes: list[str] = []
+
+    def note(self, field: str, text: str) -> None:
+        self.notes.append(f"{field}: {text}")
+
+    def blocked(self, field: FieldName, signature: str) -> bool:
+        if self.link.blocked_signature is not None and self.link.blocked_signature == signature:
+            self.note(field, "blocked until a human changes either side; not retried")
+            return True
+        return False
+
+    def emit(self, decision: _Decision, write: FieldWrite | None, field: FieldName) -> None:
+        if decision.kind == "base" and decision.value is not None:
+            self.actions.append(RecordBase(field, decision.value))
+            return
+        if decision.kind not in ("to_jira", "to_intigriti"):
+            return
+        if write is None:
+            side = "Jira" if decision.kind == "to_jira" else "Intigriti"
+            self.note(
+                field,
+                f"{decision.value!r} cannot be written to {side} (no target in the mapping); "
+                "left as it is",
+            )
+            return
+        if decision.conflict is not None:
+            self.actions.append(decision.conflict)
+        self.actions.append(write)
+
+    # -- severity ---------------------------------------------------------------------------
+
+    def severity(self) -> None:
+        field: FieldName = "severity"
+        rule = self.mapping.rule(field)
+        if rule.direction == "off":
+            return
+        raw_i, raw_j = self.submission.severity, self.issue.priority
+        i = self.mapping.canonical_severity_from_intigriti(raw_i)
+        j = self.mapping.canonical_severity_from_jira(raw_j)
+        if i is None or j is None:
+            self._no_opinion(
+                field, raw_i=raw_i, i=i, raw_j=raw_j, j=j, i_what="severity", j_what="priority"
+            )
+            return
+        signature = block_signature(field, raw_i, raw_j)
+        if self.blocked(field, signature):
+            return
+        decision = _merge(
+            field, i, j, self.link.bases.severity,
+            rule=rule, submission=self.submission, issue=self.issue,
+        )
+        write: FieldWrite | None = None
+        if decision.kind == "to_jira" and decision.value is not None:
+            priority = self.mapping.priority_for(decision.value)
+            if priority is not None:
+                write = SetJiraPriority(
+                    self.issue.id, priority, self.submission.cvss_vector, decision.value,
+                    previous=raw_j, signature=signature,
+                )
+        elif decision.kind == "to_intigriti" and decision.value is not None:
+            severity = self.mapping.severity_for(decision.value)
+            if severity is not None:
+                write = SetIntigritiSeverity(
+                    self.code, severity, self.submission.cvss_vector, decision.value,
+                    previous=raw_i, signature=signature,
+                )
+        self.emit(decision, write, field)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> None:
+        field: FieldName = "status"
+        rule = self.mapping.rule(field)
+        if rule.direction == "off":
+            return
+        sub = self.submission
+        raw_i = f"{sub.status}/{sub.close_reason}" if sub.close_reason else sub.status
+        raw_j = self.issue.status
+        i = self.mapping.canonical_status_from_intigriti(sub.status, sub.close_reason)
+        j = self.mapping.canonical_status_from_jira(raw_j)
+        if i is None or j is None:
+            self._no_opinion(
+                field, raw_i=raw_i, i=i, raw_j=raw_j, j=j, i_what="status", j_what="status"
+            )
+            return
+        signature = block_signature(field, raw_i, raw_j)
+        if self.blocked(field, signature):
+            return
+        decision = _merge(
+            field, i, j, self.link.bases.status, rule=rule, submission=sub, issue=self.issue
+        )
+        write: FieldWrite | None = None
+        if decision.kind == "to_jira" and decision.value is not None:
+            jira_target = self.mapping.jira_target(decision.value)
+            if jira_target is not None:
+                write = TransitionJira(
+                    self.issue.id, jira_target[0], jira_target[1], decision.value,
+                    previous=raw_j, signature=signature,
+                )
+        elif decision.kind == "to_intigriti" and decision.value is not None:
+            intigriti_target = self.mapping.intigriti_target(decision.value)
+            if intigriti_target is not None:
+                write = MoveIntigritiStatus(
+                    self.code, intigriti_target[0], intigriti_target[1], decision.value,
+                    previous=raw_i, signature=signature,
+                )
+        self.emit(decision, write, field)
+
+    def _no_opinion(
+        self,
+        field: FieldName,
+        *,
+        raw_i: str | None,
+        i: str | None,
+        raw_j: str | None,
+        j: str | None,
+        i_what: str,
+        j_what: str,
+    ) -> None:
+        if i is None and raw_i is not None:
+            self.note(field, f"Intigriti {i_what} {raw_i!r} is not mapped; field left alone")
+        if j is None and raw_j is not None:
+            self.note(field, f"Jira {j_what} {raw_j!r} is not mapped; field left alone")
+        if i is None and raw_i is None and j is not None:
+            self.note(field, f"Intigriti {i_what} is not set; field left alone")
+        if j is None and raw_j is None and i is not None:
+            self.note(field, f"Jira {j_what} is not set; field left alone")
+
+    # -- internal reference -----------------------------------------------------------------
+
+    def reference(self) -> None:
+        field: FieldName = "internal_reference"
+        rule = self.mapping.rule(field)
+        if rule.direction == "off":
+            return
+        raw_i = self.submission.internal_reference
+        i = canonical_reference(raw_i)
+        j = canonical_issue_key(self.issue.key)
+        b = self.link.bases.internal_reference
+        if j is None:
+            self.note(field, "the Jira issue has no key; field left alone")
+            return
+        signature = block_signature(field, raw_i, self.issue.key)
+        if self.blocked(field, signature):
+            return
+        if i is None:
+            # Cleared, or something that names no issue: the reference is syncd's to keep.
+            # (A fresh link, empty reference and no base, is the normal first write.)
+            if (raw_i or "").strip():
+                self.note(field, f"Intigriti reference {raw_i!r} is not an issue key")
+            elif b is not None:
+                self.note(field, "Intigriti reference was cleared")
+            if rule.direction in ("both", "to_intigriti"):
+                self._write_reference(j, raw_i, signature, None)
+            else:
+                self.note(field, "direction to_jira: Intigriti reference left as it is")
+            return
+        decision = _merge(
+            field, i, j, b, rule=rule, submission=self.submission, issue=self.issue
+        )
+        if decision.kind == "base" and decision.value is not None:
+            self.actions.append(RecordBase(field, decision.value))
+        elif decision.kind == "to_intigriti":
+            self._write_reference(j, raw_i, signature, decision.conflict)
+        elif decision.kind == "to_jira":
+            # A Jira key cannot be written: Intigriti naming another issue means relinking.
+            reason = f"Intigriti internal reference names {i}, the link is to {j}"
+            self.note(field, f"{reason}; relinking to {i}")
+            if decision.conflict is not None:
+                self.actions.append(decision.conflict)
+            self.actions.append(AdoptIssue(i, reason))
+
+    def _write_reference(
+        self, key: str, previous: str | None, signature: str, conflict: RecordConflict | None
+    ) -> None:
+        if conflict is not None:
+            self.actions.append(conflict)
+        self.actions.append(
+            SetIntigritiReference(
+                self.code, key, None, key, previous=previous, signature=signature
+            )
+        )
+
+    def build(self) -> Plan:
+        self.reference()
+        if any(isinstance(a, AdoptIssue) for a in self.actions):
+            # Relinking: the other fields will be compared with the adopted issue.
+            kept = [a for a in self.actions if isinstance(a, AdoptIssue | RecordConflict)]
+            return Plan(self.code, tuple(kept), tuple(self.notes))
+        self.severity()
+        self.status()
+        return Plan(self.code, tuple(self.actions), tuple(self.notes))
+
+
+def _same_code(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def _new_issue(
+    submission: Submission, mapping: Mapping, escape: Callable[[str], str]
+) -> tuple[NewIssue | None, str | None]:
+    project = mapping.project_for(submission.program_id)
+    if project is None:
+        return None, f"no Jira project for program {submission.program_id!r}"
+    new = build_new_issue(
+        submission,
+        mapping,
+        project=project,
+        include_report=mapping.include_report,
+        label=mapping.label,
+        escape=escape,
+    )
+    return new, None
+
+
+def _plan_unlinked(
+    submission: Submission | None,
+    issue: Issue | None,
+    mapping: Mapping,
+    escape: Callable[[str], str],
+) -> Plan:
+    if submission is None:
+        code = issue.submission_code if issue is not None and issue.submission_code else ""
+        return Plan(code, (), ("creation: submission not read; nothing to do",))
+    code = submission.code
+    if not mapping.should_create(submission.status):
+        return Plan(code)
+    if issue is not None and _same_code(issue.submission_code, code):
+        reason = f"issue {issue.key} is already tagged with this submission"
+        return Plan(code, (AdoptIssue(issue.key, reason),), (f"creation: {reason}",))
+    key = canonical_reference(submission.internal_reference)
+    if key is not None:
+        reason = f"Intigriti internal reference names existing issue {key}"
+        return Plan(code, (AdoptIssue(key, reason),), (f"creation: {reason}; not creating",))
+    new, problem = _new_issue(submission, mapping, escape)
+    if new is None:
+        return Plan(code, (), (f"creation: {problem}; not creating",))
+    return Plan(code, (CreateIssue(new.project, new),))
+
+
+def plan(
+    link: LinkView | None,
+    submission: Submission | None,
+    issue: Issue | None,
+    mapping: Mapping,
+    *,
+    now: datetime,
+    escape: Callable[[str], str] = fallback_escape,
+) -> Plan:
+    """Every action needed for one submission; pure, deterministic and total.
+
+    ``submission`` / ``issue`` are None when that side was not read (or failed) this
+    cycle. ``escape`` renders researcher text literally in Jira wiki markup (production
+    passes the Jira adapter's escaper). ``now`` is only used to describe pending intents.
+    """
+    if link is None:
+        return _plan_unlinked(submission, issue, mapping, escape)
+    code = link.submission_code
+    if link.state == "parked":
+        return Plan(code, (), ("link is parked (unreadable data); no actions",))
+    if link.state == "creating":
+        notes: list[str] = []
+        new: NewIssue | None = None
+        if submission is not None and _same_code(submission.code, code):
+            new, problem = _new_issue(submission, mapping, escape)
+            if problem is not None:
+                notes.append(f"creation: {problem}")
+        else:
+            notes.append("creation: submission not read; will only look the tag up")
+        if link.create_attempted_at is not None:
+            age = max(0, int((_utc(now) - _utc(link.create_attempted_at)).total_seconds()))
+            notes.append(f"creation: intent recorded {age}s ago; looking the tag up first")
+        return Plan(code, (ResumeCreate(code, new, link.create_attempted_at),), tuple(notes))
+    if link.issue_id is None:
+        return Plan(code, (), ("link has no issue id; nothing to compare",))
+    if submission is None or issue is None:
+        missing = " and ".join(
+            side
+            for side, record in (("submission", submission), ("issue", issue))
+            if record is None
+        )
+        return Plan(code, (), (f"{missing} not read this cycle; nothing written",))
+    if not _same_code(submission.code, code):
+        return Plan(code, (), (f"submission read is {submission.code!r}, not this link's",))
+    if issue.id != link.issue_id:
+        return Plan(code, (), (f"issue read is {issue.id!r}, not this link's",))
+    if issue.submission_code and not _same_code(issue.submission_code, code):
+        return Plan(
+            code,
+            (),
+            (f"issue {issue.key} is tagged with submission {issue.submission_code!r}; "
+             "nothing written",),
+        )
+    return _Planner(link, submission, issue, mapping).build()
