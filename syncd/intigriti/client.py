@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import json
 import threading
 import time
@@ -235,7 +236,9 @@ class IntigritiClient:
             before_sleep=lambda state: self._log_retry(label, state),
             reraise=True,
         )
-        response = retrying(self._send_authenticated, method, url, label, params, body)
+        response = retrying(
+            self._send_authenticated, method, url, label, params, body, idempotent=idempotent
+        )
         return self._decode(response, label)
 
     # -- one attempt -------------------------------------------------------------------
@@ -247,15 +250,18 @@ class IntigritiClient:
         label: str,
         params: Mapping[str, str | int] | None,
         body: Any,
+        *,
+        idempotent: bool,
     ) -> httpx.Response:
         token = self._auth.access_token()
-        response = self._send(method, url, label, params, body, token=token)
+        send = functools.partial(self._send, method, url, label, params, body, idempotent)
+        response = send(token=token)
         if response.status_code == 401:
             log.info("intigriti_unauthorized", route=label, refreshable=self._auth.refreshable)
             # Raises CredentialError for a static token or a refresh the server refuses.
             self._auth.refresh_after_unauthorized(token)
             fresh = self._auth.access_token()
-            response = self._send(method, url, label, params, body, token=fresh)
+            response = send(token=fresh)
             if response.status_code == 401:
                 raise CredentialError(
                     f"Intigriti rejected a freshly refreshed access token on {label}: the "
@@ -272,6 +278,7 @@ class IntigritiClient:
         label: str,
         params: Mapping[str, str | int] | None,
         body: Any,
+        idempotent: bool,
         *,
         token: str,
     ) -> httpx.Response:
@@ -293,7 +300,7 @@ class IntigritiClient:
                 "intigriti_request_failed", route=label, error=type(exc).__name__,
                 waited_s=round(waited, 3),
             )
-            raise self._transport_error(exc, method, label) from None
+            raise self._transport_error(exc, label, idempotent=idempotent) from None
         self.record(label, response.status_code)
         log.debug(
             "intigriti_request",
@@ -305,11 +312,13 @@ class IntigritiClient:
         return response
 
     @staticmethod
-    def _transport_error(exc: httpx.TransportError, method: str, label: str) -> RemoteError:
+    def _transport_error(
+        exc: httpx.TransportError, label: str, *, idempotent: bool
+    ) -> RemoteError:
         name = type(exc).__name__
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
             return ConnectFailed(f"{label}: could not connect ({name})", system=SYSTEM, route=label)
-        if method != "GET":
+        if not idempotent:
             return AmbiguousWrite(
                 f"{label}: the connection was lost after sending ({name}); the write may or "
                 "may not have been applied",

@@ -103,6 +103,10 @@ class OAuthSession:
         self._on_response = on_response
         self._lock = threading.Lock()
         self._cached: OAuthToken | None = None
+        # (access token, lifetime) of the last token this session obtained: a server that
+        # issues tokens shorter-lived than twice the margin must not cause a refresh on
+        # every call, so the margin shrinks to half the lifetime for such tokens.
+        self._issued: tuple[str, timedelta] | None = None
         register_secret(options.client_secret, options.access_token, options.refresh_token)
 
     # -- login -------------------------------------------------------------------------
@@ -224,7 +228,13 @@ class OAuthSession:
     # -- internals ---------------------------------------------------------------------
 
     def _needs_refresh(self, token: OAuthToken) -> bool:
-        return token.expires_at is not None and token.expires_at - self._margin <= self._clock()
+        if token.expires_at is None:
+            return False
+        margin = self._margin
+        issued = self._issued
+        if issued is not None and issued[0] == token.access_token:
+            margin = min(margin, issued[1] / 2)
+        return token.expires_at - margin <= self._clock()
 
     def _refresh_if_due(self, current: OAuthToken | None) -> OAuthToken | None:
         """The rotate callback for "make sure the token is fresh" (runs under the lock)."""
@@ -272,7 +282,9 @@ class OAuthSession:
         expires_in = raw.get("expires_in")
         expires_at = None
         if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
-            expires_at = self._clock() + timedelta(seconds=float(expires_in))
+            lifetime = timedelta(seconds=float(expires_in))
+            expires_at = self._clock() + lifetime
+            self._issued = (access, lifetime)
         scope = raw.get("scope")
         if not isinstance(scope, str):
             scope = previous.scope if previous is not None else ""

@@ -125,6 +125,7 @@ def _submission(raw: object, *, detail: bool) -> Submission:
     code = _str(item.get("code"), "code")
     originators = _obj(item.get("originators"), "originators")
     state = _obj(item.get("state"), "state")
+    status = _enum_name(state.get("status"), "state.status", enums.SUBMISSION_STATUS)
     severity = _opt_obj(item.get("severity"), "severity")
     severity_name: str | None = None
     vector: str | None = None
@@ -154,7 +155,7 @@ def _submission(raw: object, *, detail: bool) -> Submission:
         code=code,
         program_id=_str(originators.get("programId"), "originators.programId"),
         title=_opt_str(item.get("title"), "title") or "",
-        status=_enum_name(state.get("status"), "state.status", enums.SUBMISSION_STATUS),
+        status=status,
         close_reason=_opt_enum_name(
             state.get("closeReason"), "state.closeReason", enums.CLOSE_REASON
         ),

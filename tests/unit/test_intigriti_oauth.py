@@ -31,8 +31,10 @@ OPTIONS = IntigritiOptions(
 )
 
 
-def session(store: MemoryTokenStore | None = None, **changes: object) -> OAuthSession:
-    options = dataclasses.replace(OPTIONS, **changes)
+def session(
+    store: MemoryTokenStore | None = None, *, access_token: str | None = None
+) -> OAuthSession:
+    options = dataclasses.replace(OPTIONS, access_token=access_token)
     return OAuthSession(options, store or MemoryTokenStore(), clock=lambda: NOW)
 
 
