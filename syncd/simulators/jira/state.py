@@ -1,0 +1,724 @@
+"""The simulator's whole Jira site: users, projects, issues, and the operations on them.
+
+Every public method takes the lock, so HTTP handlers (on the server thread) and direct
+Python callers can share one instance. Operations raise ``ApiError`` with Jira's messages.
+
+Search consistency: each issue remembers when it last changed and, while that change is
+younger than ``search_lag_seconds``, search sees the copy from before the change (or no
+issue at all when it was created within the lag), unless the issue id is listed in
+``reconcileIssues``. GET by key always sees the current issue.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from syncd.simulators.jira.catalog import (
+    DEFAULT_PRIORITY_ID,
+    DEFAULT_RESOLUTION_FOR_STATUS,
+    INITIAL_STATUS_ID,
+    ISSUE_TYPE_BY_ID,
+    ISSUE_TYPES,
+    RESOLUTION_BY_ID,
+    RESOLUTIONS,
+    ROLES,
+    STATUS_BY_ID,
+    STATUSES,
+    Transition,
+    workflow_for,
+)
+from syncd.simulators.jira.edits import EditResult, FieldWriter, parse_resolution, parse_text
+from syncd.simulators.jira.errors import ApiError, cannot_set, not_found_issue
+from syncd.simulators.jira.jql_eval import Compiled
+from syncd.simulators.jira.model import (
+    ChangeGroup,
+    ChangeItem,
+    Comment,
+    Issue,
+    IssueCore,
+    Project,
+    RemoteLink,
+    Text,
+    User,
+)
+from syncd.simulators.jira.timefmt import utc_now
+
+MAX_PROPERTY_KEY = 255
+INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
+MAX_CURSORS = 512
+
+
+@dataclass
+class Settings:
+    """Behaviour knobs that tests change at run time through the control API."""
+
+    deployment_type: str = "Cloud"
+    search_lag_seconds: float = 0.0
+    property_max_bytes: int = 32768
+    remote_link_cap: int = 500
+    burst_capacity: int = 1000
+    burst_refill_per_second: float = 1000.0
+    issue_write_capacity: int = 100
+    issue_write_refill_per_second: float = 50.0
+
+    @property
+    def cloud(self) -> bool:
+        return self.deployment_type == "Cloud"
+
+
+@dataclass
+class Cursor:
+    ids: list[int]
+    offset: int
+    reconcile: frozenset[int]
+
+
+@dataclass
+class JiraState:
+    settings: Settings = field(default_factory=Settings)
+    clock: Callable[[], float] = time.monotonic
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    users: dict[str, User] = field(default_factory=dict)
+    projects: dict[int, Project] = field(default_factory=dict)
+    issues: dict[int, Issue] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    cursors: OrderedDict[str, Cursor] = field(default_factory=OrderedDict)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
+    _project_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
+    _other_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
+    _account_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def _next(self, counter: Iterator[int]) -> int:
+        return next(counter)
+
+    # ----- users and auth -------------------------------------------------------------
+
+    def add_user(
+        self,
+        email: str,
+        *,
+        display_name: str | None = None,
+        api_token: str | None = None,
+        pat: str | None = None,
+        time_zone: str = "UTC",
+        name: str | None = None,
+    ) -> User:
+        with self.lock:
+            number = self._next(self._account_ids)
+            user = User(
+                account_id=f"5b10ac8d82e05b22cc7d{number:04d}",
+                email=email,
+                display_name=display_name or email.split("@", maxsplit=1)[0],
+                api_token=api_token,
+                pat=pat,
+                time_zone=time_zone,
+                name=name or email.split("@", maxsplit=1)[0],
+            )
+            self.users[user.account_id] = user
+            return user
+
+    def authenticate_basic(self, username: str, secret: str) -> User | None:
+        with self.lock:
+            for user in self.users.values():
+                if (
+                    username in (user.email, user.name)
+                    and user.api_token is not None
+                    and secrets.compare_digest(user.api_token, secret)
+                ):
+                    return user
+            return None
+
+    def authenticate_bearer(self, token: str) -> User | None:
+        with self.lock:
+            for user in self.users.values():
+                if user.pat is not None and secrets.compare_digest(user.pat, token):
+                    return user
+            return None
+
+    def user_for(self, reference: Mapping[str, Any]) -> str | None:
+        """The account id named by ``{"accountId": ...}`` (Cloud) or ``{"name": ...}`` (DC)."""
+        with self.lock:
+            if self.settings.cloud:
+                account = reference.get("accountId")
+                return account if account in self.users else None
+            name = reference.get("name")
+            for user in self.users.values():
+                if user.name == name:
+                    return user.account_id
+            return None
+
+    # ----- projects ---------------------------------------------------------------------
+
+    def add_project(self, key: str, name: str | None = None, lead: str | None = None) -> Project:
+        with self.lock:
+            if any(p.key == key for p in self.projects.values()):
+                raise ApiError(400, errors={"projectKey": f"A project with key '{key}' exists."})
+            lead_id = lead or next(iter(self.users), "")
+            project = Project(
+                id=self._next(self._project_ids),
+                key=key,
+                name=name or key,
+                lead_account_id=lead_id,
+                workflow=workflow_for(len(self.projects)),
+            )
+            self.projects[project.id] = project
+            return project
+
+    def project(self, reference: str) -> Project:
+        with self.lock:
+            for project in self.projects.values():
+                if str(project.id) == reference or project.key == reference.upper():
+                    return project
+            raise ApiError(
+                404, [f"No project could be found with key '{reference}'."]
+            )
+
+    # JQL resolver protocol
+    def project_ids_for(self, ref: str) -> set[int] | None:
+        found = {
+            p.id
+            for p in self.projects.values()
+            if str(p.id) == ref or p.key == ref.upper() or p.name.lower() == ref.lower()
+        }
+        return found or None
+
+    def issue_ids_for_key(self, ref: str) -> set[int] | None:
+        issue_id = self.keys.get(ref.upper())
+        return None if issue_id is None else {issue_id}
+
+    def project_key_of(self, project_id: int) -> str:
+        return self.projects[project_id].key
+
+    # ----- issues: lookup and consistency -------------------------------------------------
+
+    def issue(self, reference: str) -> Issue:
+        with self.lock:
+            issue_id = int(reference) if reference.isdigit() else self.keys.get(reference.upper())
+            issue = self.issues.get(issue_id) if issue_id is not None else None
+            if issue is None:
+                raise not_found_issue()
+            return issue
+
+    def _before_change(self, issue: Issue) -> None:
+        now = self.clock()
+        lag = self.settings.search_lag_seconds
+        if lag > 0 and now - issue.changed_at >= lag:
+            issue.indexed = issue.core.snapshot()
+        issue.changed_at = now
+
+    def view(self, issue: Issue, reconcile: frozenset[int] = frozenset()) -> IssueCore | None:
+        """What search sees of ``issue`` now."""
+        lag = self.settings.search_lag_seconds
+        if lag <= 0 or issue.core.id in reconcile or self.clock() - issue.changed_at >= lag:
+            return issue.core
+        return issue.indexed
+
+    def _record(self, issue: Issue, author: str, items: list[ChangeItem], when: datetime) -> None:
+        if items:
+            group = ChangeGroup(self._next(self._other_ids), author, when, items)
+            issue.changelog.append(group)
+
+    # ----- create / edit / transition ---------------------------------------------------
+
+    def create_issue(self, actor: User, body: Any, version: str) -> Issue:
+        with self.lock:
+            if not isinstance(body, Mapping) or not isinstance(body.get("fields"), Mapping):
+                raise ApiError(400, errors={"project": "Specify a valid project ID or key"})
+            fields: Mapping[str, Any] = body["fields"]
+            errors: dict[str, str] = {}
+            project = self._project_from(fields.get("project"), errors)
+            issuetype_id = self._issuetype_from(fields.get("issuetype"), errors)
+            if "summary" not in fields:
+                errors["summary"] = "You must specify a summary of the issue."
+            if errors:
+                raise ApiError(400, errors=errors)
+            assert project is not None and issuetype_id is not None
+            now = utc_now()
+            core = IssueCore(
+                id=0,
+                key="",
+                project_id=project.id,
+                issuetype_id=issuetype_id,
+                summary="",
+                description=None,
+                labels=[],
+                priority_id=DEFAULT_PRIORITY_ID,
+                status_id=INITIAL_STATUS_ID,
+                resolution_id=None,
+                custom={},
+                properties={},
+                created=now,
+                updated=now,
+                resolutiondate=None,
+                statuscategorychangedate=now,
+                reporter_id=actor.account_id,
+                assignee_id=None,
+            )
+            result = self._apply(core, body, version, skip=("project", "issuetype"))
+            if result.errors:
+                raise ApiError(400, errors=result.errors)
+            properties = self._initial_properties(body.get("properties"))
+            core.properties.update(properties)
+            core.id = self._next(self._ids)
+            core.key = f"{project.key}-{project.next_number}"
+            project.next_number += 1
+            issue = Issue(core=core, changed_at=self.clock())
+            self.issues[core.id] = issue
+            self.keys[core.key] = core.id
+            for text, visibility in result.comments:
+                self._add_comment(issue, actor, text, visibility, now)
+            return issue
+
+    def _initial_properties(self, raw: Any) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, list) or not all(
+            isinstance(item, Mapping) and isinstance(item.get("key"), str) and "value" in item
+            for item in raw
+        ):
+            raise ApiError(400, [INVALID_PAYLOAD])
+        return {item["key"]: item["value"] for item in raw}
+
+    def _project_from(self, value: Any, errors: dict[str, str]) -> Project | None:
+        if isinstance(value, Mapping):
+            ref = value.get("id", value.get("key"))
+            if ref is not None:
+                try:
+                    return self.project(str(ref))
+                except ApiError:
+                    pass
+        errors["project"] = "Specify a valid project ID or key"
+        return None
+
+    def _issuetype_from(self, value: Any, errors: dict[str, str]) -> str | None:
+        if isinstance(value, Mapping):
+            for issue_type in ISSUE_TYPES:
+                if str(value.get("id")) == issue_type.id or value.get("name") == issue_type.name:
+                    return issue_type.id
+        errors["issuetype"] = "Specify an issue type"
+        return None
+
+    def _apply(
+        self,
+        core: IssueCore,
+        body: Mapping[str, Any],
+        version: str,
+        *,
+        skip: tuple[str, ...] = (),
+        allowed: Iterable[str] | None = None,
+    ) -> EditResult:
+        """Apply ``fields`` and ``update`` of a request body to ``core``."""
+        result = EditResult()
+        writer = FieldWriter(core, version, self.user_for, result)
+        fields = body.get("fields") or {}
+        update = body.get("update") or {}
+        if not isinstance(fields, Mapping) or not isinstance(update, Mapping):
+            raise ApiError(400, [INVALID_PAYLOAD])
+        allowed_set = None if allowed is None else set(allowed)
+        for field_id, value in fields.items():
+            if field_id in skip:
+                continue
+            if field_id in update:
+                result.errors[field_id] = (
+                    f"Field '{field_id}' cannot be set in both 'fields' and 'update'."
+                )
+                continue
+            if allowed_set is not None and field_id not in allowed_set:
+                result.errors[field_id] = cannot_set(field_id)
+                continue
+            writer.set(field_id, value)
+        for field_id, operations in update.items():
+            if allowed_set is not None and field_id not in allowed_set and field_id != "comment":
+                result.errors[field_id] = cannot_set(field_id)
+                continue
+            writer.update(field_id, operations)
+        return result
+
+    def edit_issue(self, actor: User, issue: Issue, body: Any, version: str) -> None:
+        with self.lock:
+            if not isinstance(body, Mapping):
+                raise ApiError(400, [INVALID_PAYLOAD])
+            trial = issue.core.snapshot()
+            result = self._apply(trial, body, version)
+            if result.errors:
+                raise ApiError(400, errors=result.errors)
+            if not result.changes and not result.comments:
+                return
+            self._before_change(issue)
+            now = utc_now()
+            if result.changes:
+                trial.updated = now
+            issue.core = trial
+            self._record(issue, actor.account_id, result.changes, now)
+            for text, visibility in result.comments:
+                self._add_comment(issue, actor, text, visibility, now)
+
+    def transitions(self, issue: Issue) -> list[Transition]:
+        with self.lock:
+            workflow = self.projects[issue.core.project_id].workflow
+            return [t for t in workflow if issue.core.status_id in t.from_status_ids]
+
+    def transition(self, actor: User, issue: Issue, body: Any, version: str) -> None:
+        with self.lock:
+            if not isinstance(body, Mapping) or not isinstance(body.get("transition"), Mapping):
+                raise ApiError(400, ["Missing 'transition' identifier"])
+            raw_id = body["transition"].get("id")
+            if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+                raise ApiError(400, ["Missing 'transition' identifier"])
+            available = {t.id: t for t in self.transitions(issue)}
+            chosen = available.get(str(raw_id))
+            if chosen is None:
+                raise ApiError(
+                    400,
+                    [
+                        f"Transition id '{raw_id}' is not valid for this issue.",
+                    ],
+                )
+            trial = issue.core.snapshot()
+            fields = dict(body.get("fields") or {})
+            resolution_value = fields.pop("resolution", None) if "resolution" in fields else None
+            had_resolution = "resolution" in (body.get("fields") or {})
+            result = self._apply(
+                trial,
+                {"fields": fields, "update": body.get("update") or {}},
+                version,
+                allowed=chosen.screen_fields,
+            )
+            resolution_id: str | None = None
+            if had_resolution:
+                if "resolution" not in chosen.screen_fields:
+                    result.errors["resolution"] = cannot_set("resolution")
+                else:
+                    found = parse_resolution(resolution_value, result)
+                    resolution_id = found.id if found else None
+            elif "resolution" in chosen.required_fields:
+                result.errors["resolution"] = "Resolution is required."
+            if result.errors:
+                raise ApiError(400, errors=result.errors)
+            self._before_change(issue)
+            now = utc_now()
+            items = list(result.changes)
+            items.extend(self._move_status(trial, chosen.to_status_id, resolution_id, now))
+            trial.updated = now
+            issue.core = trial
+            self._record(issue, actor.account_id, items, now)
+            for text, visibility in result.comments:
+                self._add_comment(issue, actor, text, visibility, now)
+
+    def _move_status(
+        self, core: IssueCore, status_id: str, resolution_id: str | None, now: datetime
+    ) -> list[ChangeItem]:
+        old = STATUS_BY_ID[core.status_id]
+        new = STATUS_BY_ID[status_id]
+        items = [ChangeItem("status", "status", old.id, old.name, new.id, new.name)]
+        if new.category.key != "done":
+            resolution_id = None
+        if resolution_id != core.resolution_id:
+            before = RESOLUTION_BY_ID[core.resolution_id].name if core.resolution_id else None
+            after = RESOLUTION_BY_ID[resolution_id].name if resolution_id else None
+            items.append(
+                ChangeItem(
+                    "resolution", "resolution", core.resolution_id, before, resolution_id, after
+                )
+            )
+        if old.category != new.category:
+            core.statuscategorychangedate = now
+        core.status_id = status_id
+        core.resolution_id = resolution_id
+        core.resolutiondate = now if resolution_id else None
+        return items
+
+    def delete_issue(self, issue: Issue) -> None:
+        with self.lock:
+            self.issues.pop(issue.core.id, None)
+            for key in [k for k, v in self.keys.items() if v == issue.core.id]:
+                del self.keys[key]
+
+    # ----- human edits (control API) -------------------------------------------------------
+
+    def human_set_status(
+        self, actor: User, issue: Issue, status_name: str, resolution_name: str | None
+    ) -> None:
+        with self.lock:
+            status = next(
+                (s for s in STATUSES if s.name.lower() == status_name.lower()), None
+            )
+            if status is None:
+                raise ApiError(400, [f"Unknown status '{status_name}'"])
+            resolution_id: str | None = None
+            if status.category.key == "done":
+                wanted = resolution_name or DEFAULT_RESOLUTION_FOR_STATUS.get(status.name, "Done")
+                found = next((r for r in RESOLUTIONS if r.name == wanted), None)
+                if found is None:
+                    raise ApiError(400, [f"Unknown resolution '{wanted}'"])
+                resolution_id = found.id
+            if status.id == issue.core.status_id and resolution_id == issue.core.resolution_id:
+                return
+            self._before_change(issue)
+            now = utc_now()
+            items = self._move_status(issue.core, status.id, resolution_id, now)
+            issue.core.updated = now
+            self._record(issue, actor.account_id, items, now)
+
+    def human_edit(self, actor: User, issue: Issue, body: Mapping[str, Any]) -> None:
+        self.edit_issue(actor, issue, body, "2")
+
+    def move_issue(self, actor: User, issue: Issue, project_ref: str) -> None:
+        with self.lock:
+            target = self.project(project_ref)
+            if target.id == issue.core.project_id:
+                return
+            self._before_change(issue)
+            now = utc_now()
+            old_key = issue.core.key
+            old_project = self.projects[issue.core.project_id]
+            new_key = f"{target.key}-{target.next_number}"
+            target.next_number += 1
+            issue.former_keys.append(old_key)
+            issue.core.key = new_key
+            issue.core.project_id = target.id
+            issue.core.updated = now
+            self.keys[new_key] = issue.core.id
+            items = [
+                ChangeItem("project", "project", str(old_project.id), old_project.name,
+                           str(target.id), target.name),
+                ChangeItem("Key", "issuekey", None, old_key, None, new_key),
+            ]
+            self._record(issue, actor.account_id, items, now)
+
+    def set_timestamps(
+        self, issue: Issue, created: datetime | None, updated: datetime | None
+    ) -> None:
+        with self.lock:
+            self._before_change(issue)
+            if created is not None:
+                issue.core.created = created
+            if updated is not None:
+                issue.core.updated = updated
+
+    # ----- comments --------------------------------------------------------------------------
+
+    def _add_comment(
+        self,
+        issue: Issue,
+        actor: User,
+        text: Text,
+        visibility: Mapping[str, str] | None,
+        now: datetime,
+    ) -> Comment:
+        comment = Comment(
+            id=self._next(self._other_ids),
+            author_id=actor.account_id,
+            update_author_id=actor.account_id,
+            body=text,
+            created=now,
+            updated=now,
+            visibility=dict(visibility) if visibility else None,
+        )
+        issue.comments.append(comment)
+        return comment
+
+    def _visibility(self, raw: Any) -> dict[str, str] | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping) or raw.get("type") not in ("role", "group"):
+            raise ApiError(400, errors={"commentLevel": "Invalid comment visibility type."})
+        value = raw.get("value") or raw.get("identifier")
+        if not isinstance(value, str) or value == "":
+            raise ApiError(400, errors={"commentLevel": "You must specify a visibility value."})
+        if raw["type"] == "role" and value not in ROLES:
+            raise ApiError(
+                400, errors={"commentLevel": f"You are currently not a member of the project "
+                                             f"role: {value}."}
+            )
+        identifier = value if raw["type"] == "role" else str(raw.get("identifier") or value)
+        return {"type": str(raw["type"]), "value": value, "identifier": identifier}
+
+    def add_comment(self, actor: User, issue: Issue, body: Any, version: str) -> Comment:
+        with self.lock:
+            if not isinstance(body, Mapping):
+                raise ApiError(400, [INVALID_PAYLOAD])
+            result = EditResult()
+            text = parse_text(body.get("body"), version, "comment", result)
+            if result.errors:
+                raise ApiError(400, errors=result.errors)
+            if text is None or text.wiki.strip() == "":
+                raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+            visibility = self._visibility(body.get("visibility"))
+            self._before_change(issue)
+            now = utc_now()
+            issue.core.updated = now
+            return self._add_comment(issue, actor, text, visibility, now)
+
+    def comment(self, issue: Issue, comment_id: str) -> Comment:
+        with self.lock:
+            for comment in issue.comments:
+                if str(comment.id) == comment_id:
+                    return comment
+            raise ApiError(404, ["Can not find a comment for the id: " + comment_id + "."])
+
+    def update_comment(
+        self, actor: User, issue: Issue, comment_id: str, body: Any, version: str
+    ) -> Comment:
+        with self.lock:
+            comment = self.comment(issue, comment_id)
+            if not isinstance(body, Mapping):
+                raise ApiError(400, [INVALID_PAYLOAD])
+            result = EditResult()
+            text = parse_text(body.get("body"), version, "comment", result)
+            if result.errors:
+                raise ApiError(400, errors=result.errors)
+            if text is None or text.wiki.strip() == "":
+                raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+            if "visibility" in body:
+                comment.visibility = self._visibility(body.get("visibility"))
+            self._before_change(issue)
+            now = utc_now()
+            comment.body = text
+            comment.updated = now
+            comment.update_author_id = actor.account_id
+            issue.core.updated = now
+            return comment
+
+    def delete_comment(self, issue: Issue, comment_id: str) -> None:
+        with self.lock:
+            comment = self.comment(issue, comment_id)
+            self._before_change(issue)
+            issue.comments.remove(comment)
+            issue.core.updated = utc_now()
+
+    # ----- entity properties --------------------------------------------------------------
+
+    def set_property(self, issue: Issue, key: str, raw: bytes, value: Any) -> bool:
+        """Store a property; return True when it was created (201), False when updated."""
+        with self.lock:
+            if len(key) > MAX_PROPERTY_KEY:
+                raise ApiError(
+                    400, [f"The property key can not be longer than {MAX_PROPERTY_KEY} characters."]
+                )
+            if len(raw) > self.settings.property_max_bytes:
+                raise ApiError(
+                    400,
+                    [
+                        "The property value has exceeded the maximum size of "
+                        f"{self.settings.property_max_bytes} bytes."
+                    ],
+                )
+            self._before_change(issue)
+            created = key not in issue.core.properties
+            issue.core.properties[key] = value
+            return created
+
+    def delete_property(self, issue: Issue, key: str) -> None:
+        with self.lock:
+            if key not in issue.core.properties:
+                raise ApiError(404, [f"The property with key '{key}' does not exist."])
+            self._before_change(issue)
+            del issue.core.properties[key]
+
+    # ----- remote links --------------------------------------------------------------------
+
+    def upsert_remote_link(self, issue: Issue, body: Any) -> tuple[RemoteLink, bool]:
+        with self.lock:
+            if not isinstance(body, Mapping):
+                raise ApiError(400, [INVALID_PAYLOAD])
+            obj = body.get("object")
+            errors: dict[str, str] = {}
+            if not isinstance(obj, Mapping) or not obj.get("url"):
+                errors["url"] = "'url' is required."
+            if not isinstance(obj, Mapping) or not obj.get("title"):
+                errors["title"] = "'title' is required."
+            if errors:
+                raise ApiError(400, errors=errors)
+            assert isinstance(obj, Mapping)
+            global_id = body.get("globalId")
+            existing = None
+            if isinstance(global_id, str) and global_id:
+                existing = next(
+                    (link for link in issue.remote_links if link.global_id == global_id), None
+                )
+            application = body.get("application")
+            relationship = body.get("relationship")
+            if existing is not None:
+                # Fields left out of an update by globalId are set to null, as Jira does.
+                existing.application = (
+                    dict(application) if isinstance(application, Mapping) else None
+                )
+                existing.relationship = relationship if isinstance(relationship, str) else None
+                existing.object = dict(obj)
+                return existing, False
+            if len(issue.remote_links) >= self.settings.remote_link_cap:
+                raise ApiError(
+                    413,
+                    [f"The issue has reached the limit of {self.settings.remote_link_cap} "
+                     "remote links."],
+                )
+            link = RemoteLink(
+                id=self._next(self._other_ids),
+                global_id=global_id if isinstance(global_id, str) and global_id else None,
+                application=dict(application) if isinstance(application, Mapping) else None,
+                relationship=relationship if isinstance(relationship, str) else None,
+                object=dict(obj),
+            )
+            issue.remote_links.append(link)
+            return link, True
+
+    def remote_link(self, issue: Issue, link_id: str) -> RemoteLink:
+        with self.lock:
+            for link in issue.remote_links:
+                if str(link.id) == link_id:
+                    return link
+            raise ApiError(404, [f"No remote link with id '{link_id}' exists on this issue."])
+
+    def delete_remote_links(self, issue: Issue, predicate: Callable[[RemoteLink], bool]) -> int:
+        with self.lock:
+            before = len(issue.remote_links)
+            issue.remote_links = [link for link in issue.remote_links if not predicate(link)]
+            return before - len(issue.remote_links)
+
+    # ----- search ----------------------------------------------------------------------------
+
+    def search(self, compiled: Compiled, reconcile: frozenset[int]) -> list[int]:
+        with self.lock:
+            rows: list[tuple[tuple[Any, ...], int]] = []
+            lag = self.settings.search_lag_seconds
+            now = self.clock()
+            for issue in self.issues.values():
+                core: IssueCore | None = issue.core
+                if lag > 0 and issue.core.id not in reconcile and now - issue.changed_at < lag:
+                    core = issue.indexed
+                if core is None or not compiled.predicate(core, issue):
+                    continue
+                rows.append((compiled.sort_key(core), core.id))
+            # Ties (and queries without ORDER BY) fall back to the newest issue first.
+            rows.sort(key=lambda row: row[1], reverse=True)
+            for index in reversed(range(len(compiled.descending))):
+                rows.sort(key=lambda row: row[0][index], reverse=compiled.descending[index])
+            return [issue_id for _, issue_id in rows]
+
+    def new_cursor(self, ids: list[int], offset: int, reconcile: frozenset[int]) -> str:
+        with self.lock:
+            token = secrets.token_urlsafe(12)
+            self.cursors[token] = Cursor(ids, offset, reconcile)
+            while len(self.cursors) > MAX_CURSORS:
+                self.cursors.popitem(last=False)
+            return token
+
+    def cursor(self, token: str) -> Cursor:
+        with self.lock:
+            found = self.cursors.get(token)
+            if found is None:
+                raise ApiError(400, ["The provided next page token is invalid or expired."])
+            return found
+
+
+def issue_type_name(issue_type_id: str) -> str:
+    return ISSUE_TYPE_BY_ID[issue_type_id].name
