@@ -13,6 +13,7 @@ the report does not fit, it is cut, with a note and the link to the full submiss
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ ELLIPSIS = "…"
 Escape = Callable[[str], str]
 
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
+_PLAIN_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _SAFE_URL = re.compile(r"^https?://[^\s|\[\]{}<>\"'\\]+$")
 # Characters with a meaning somewhere in Jira wiki markup (text effects, links, macros,
 # tables, lists, headings, emoticons, mentions, line breaks).
@@ -94,45 +96,62 @@ def summary_for(code: str, title: str | None) -> str:
     return cap_utf16(f"[{sanitize_line(code)}] {clean_title}", SUMMARY_LIMIT)
 
 
-def _submission_link(submission: Submission, escape: Escape) -> str:
-    code = escape(sanitize_line(submission.code))
+def _submission_link(submission: Submission) -> str:
+    """Markup naming the submission: a link when code and URL are plain, else words.
+
+    No researcher text goes in here, and nothing escaped: escapers may emit blocks, which
+    cannot sit inside a link.
+    """
+    code = submission.code.strip()
     url = (submission.web_url or "").strip()
+    if not _PLAIN_CODE.match(code):
+        return "the submission"
     if _SAFE_URL.match(url):
         return f"[{code}|{url}]"
     return code
 
 
-def _header(submission: Submission, mapping: Mapping, escape: Escape) -> list[str]:
-    def inline(text: str | None) -> str:
-        return escape(cap_utf16(sanitize_line(text), INLINE_LIMIT))
+def _facts(submission: Submission, mapping: Mapping) -> str:
+    """The submission's facts as plain ``Name: value`` lines (escaped as one block)."""
 
-    report = submission.report
-    lines = [f"*Intigriti submission:* {_submission_link(submission, escape)}"]
-    severity = inline(submission.severity) if submission.severity else "(not set)"
-    priority = mapping.priority_for(mapping.canonical_severity_from_intigriti(submission.severity))
-    shown_priority = f" (priority {escape(priority)})" if priority else ""
-    lines.append(f"*Severity:* {severity}{shown_priority}")
+    def one(text: str | None) -> str:
+        return cap_utf16(sanitize_line(text), INLINE_LIMIT)
+
+    rows: list[tuple[str, str]] = [("Submission", one(submission.code))]
+    canonical = mapping.canonical_severity_from_intigriti(submission.severity)
+    priority = mapping.priority_for(canonical)
+    severity = one(submission.severity) or "(not set)"
+    rows.append(("Severity", f"{severity} (Jira priority {priority})" if priority else severity))
     if submission.cvss_vector:
-        score = f" (score {submission.cvss_score:g})" if submission.cvss_score is not None else ""
-        lines.append(f"*CVSS vector:* {inline(submission.cvss_vector)}{score}")
-    lines.append(f"*Program:* {inline(submission.program_id)}")
+        rows.append(("CVSS vector", one(submission.cvss_vector)))
+    if submission.cvss_score is not None and math.isfinite(submission.cvss_score):
+        rows.append(("CVSS score", f"{submission.cvss_score:g}"))
+    rows.append(("Program", one(submission.program_id)))
+    report = submission.report
     if report is not None:
-        if report.asset:
-            lines.append(f"*Asset:* {inline(report.asset)}")
-        if report.endpoint:
-            lines.append(f"*Endpoint:* {inline(report.endpoint)}")
-        kind = " / ".join(inline(part) for part in (report.type_name, report.category) if part)
-        if report.cwe:
-            kind = f"{kind} ({inline(report.cwe)})" if kind else inline(report.cwe)
-        if kind:
-            lines.append(f"*Type:* {kind}")
-        if report.original_title and sanitize_line(report.original_title) != sanitize_line(
-            submission.title
-        ):
-            lines.append(f"*Original title:* {inline(report.original_title)}")
-    if submission.researcher:
-        lines.append(f"*Researcher:* {inline(submission.researcher)}")
-    return lines
+        rows.extend(
+            (name, one(value))
+            for name, value in (
+                ("Asset", report.asset),
+                ("Endpoint", report.endpoint),
+                ("Type", report.type_name),
+                ("Category", report.category),
+                ("CWE", report.cwe),
+            )
+            if one(value)
+        )
+        if one(report.original_title) and one(report.original_title) != one(submission.title):
+            rows.append(("Original title", one(report.original_title)))
+    if one(submission.researcher):
+        rows.append(("Researcher", one(submission.researcher)))
+    return "\n".join(f"{name}: {value}" for name, value in rows)
+
+
+def _header(submission: Submission, mapping: Mapping, escape: Escape) -> list[str]:
+    return [
+        f"h2. Intigriti submission {_submission_link(submission)}",
+        escape(_facts(submission, mapping)),
+    ]
 
 
 def _report_sections(submission: Submission) -> list[tuple[str, str]]:
@@ -177,7 +196,7 @@ def build_description(
 ) -> str:
     """The wiki-markup description, at most ``limit`` UTF-16 units."""
     header = _header(submission, mapping, escape)
-    link = _submission_link(submission, escape)
+    link = _submission_link(submission)
     footer = f"_Created by syncd from Intigriti submission {link}. "
     footer += "Researcher-written text is shown literally._"
     sections = _report_sections(submission) if include_report else []

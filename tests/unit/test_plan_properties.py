@@ -252,7 +252,7 @@ def test_no_write_is_inferred_from_a_side_that_was_not_read(
                 assert action.new_issue is None  # look the tag up, create nothing
     if issue is None and link is not None:
         for action in result.actions:
-            assert not isinstance(action, INTIGRITI_WRITES + (RecordBase, RecordConflict))
+            assert not isinstance(action, (*INTIGRITI_WRITES, RecordBase, RecordConflict))
             assert not isinstance(action, SetJiraPriority | TransitionJira)
 
 
