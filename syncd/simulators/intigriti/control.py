@@ -1,0 +1,233 @@
+"""``IntigritiControl``: a typed httpx client for the simulator's ``/_control/`` API.
+
+Works across processes (the demo, a simulator started with ``syncd sim intigriti``).
+Errors from the control API raise ``httpx.HTTPStatusError``: this is test tooling, not an
+adapter, so it does not translate into ``syncd.errors``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+MalformedKind = Literal["unknown_enum", "bad_shape", "invalid_json"]
+_UNSET: Any = object()
+
+
+class IntigritiControl:
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.base_url}/_control", timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> IntigritiControl:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    # ----------------------------------------------------------------- data
+
+    def reset(self) -> None:
+        """Forget all data, tokens, faults and counters; restore quotas and the clock."""
+        self._call("POST", "/reset")
+
+    def seed_program(
+        self, *, name: str | None = None, handle: str | None = None, program_id: str | None = None
+    ) -> dict[str, Any]:
+        """Create a program; returns its ``ProgramOverview`` JSON (``id`` is the program id)."""
+        body = {"name": name, "handle": handle, "id": program_id}
+        return dict(self._call("POST", "/programs", {k: v for k, v in body.items() if v}))
+
+    def seed_submission(self, program_id: str, **fields: Any) -> dict[str, Any]:
+        """Create a submission with generated defaults; returns the internal view.
+
+        Fields: code, title, status, close_reason, severity (name or id; None = unset),
+        vector, internal_reference, internal_reference_url, created_at, updated_at
+        (epoch seconds), submitter, type_name, cwe, endpoint, poc.
+        """
+        return dict(self._call("POST", "/submissions", {"program_id": program_id, **fields}))
+
+    def seed_submissions(self, program_id: str, count: int) -> list[str]:
+        """Create ``count`` submissions with generated defaults; returns their codes."""
+        body = {"program_id": program_id, "count": count}
+        return list(self._call("POST", "/submissions/bulk", body)["codes"])
+
+    def submission(self, code: str) -> dict[str, Any]:
+        """What a human sees in the UI (status/severity names, messages); no faults."""
+        return dict(self._call("GET", f"/submissions/{code}"))
+
+    def edit_submission(
+        self,
+        code: str,
+        *,
+        severity: str | int | None = _UNSET,
+        vector: str | None = _UNSET,
+        status: str = _UNSET,
+        close_reason: str | None = _UNSET,
+        internal_reference: str | None = _UNSET,
+        internal_reference_url: str | None = _UNSET,
+        title: str = _UNSET,
+        message: str = _UNSET,
+    ) -> dict[str, Any]:
+        """Edit as a company user would in the web app; bumps lastUpdatedAt, adds events.
+
+        Only the arguments given are changed. ``internal_reference`` and its URL are set
+        together (an omitted one becomes null) when either is given.
+        """
+        changes = {
+            "severity": severity,
+            "vector": vector,
+            "status": status,
+            "close_reason": close_reason,
+            "internal_reference": internal_reference,
+            "internal_reference_url": internal_reference_url,
+            "title": title,
+            "message": message,
+        }
+        body = {k: v for k, v in changes.items() if v is not _UNSET}
+        return dict(self._call("PATCH", f"/submissions/{code}", body))
+
+    def set_malformed(self, code: str, kind: MalformedKind | None) -> None:
+        """Make one submission render badly in lists and detail (None restores it)."""
+        self._call("PUT", f"/submissions/{code}/malformed", {"kind": kind})
+
+    # ----------------------------------------------------------------- clock
+
+    def clock(self) -> dict[str, float]:
+        return dict(self._call("GET", "/clock"))
+
+    def set_clock_offset(self, seconds: float) -> dict[str, float]:
+        return dict(self._call("POST", "/clock", {"offset": seconds}))
+
+    def advance_clock(self, seconds: float) -> dict[str, float]:
+        """Move simulated time forward (token expiry, timestamps, rate-limit windows)."""
+        return dict(self._call("POST", "/clock", {"advance": seconds}))
+
+    # ----------------------------------------------------------------- identity
+
+    def mint_token(
+        self,
+        *,
+        scopes: list[str] | tuple[str, ...] | None = None,
+        expires_in: int | None = None,
+        non_expiring: bool = False,
+        client_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A token response (access_token, refresh_token, expires_in, scope) without a browser.
+
+        Default scopes: company_external_api, core_platform:read/write, offline_access.
+        """
+        body: dict[str, Any] = {"non_expiring": non_expiring}
+        if scopes is not None:
+            body["scopes"] = list(scopes)
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        if client_id is not None:
+            body["client_id"] = client_id
+        return dict(self._call("POST", "/tokens", body))
+
+    def revoke_token(self, token: str) -> int:
+        return int(self._call("POST", "/tokens/revoke", {"token": token})["revoked"])
+
+    def revoke_all(self, client_id: str | None = None) -> int:
+        """Revoke every token (of one client): like deactivating the integration."""
+        body: dict[str, Any] = {"client_id": client_id} if client_id else {"all": True}
+        return int(self._call("POST", "/tokens/revoke", body)["revoked"])
+
+    def register_client(
+        self, client_id: str, client_secret: str, redirect_uris: list[str]
+    ) -> None:
+        self._call(
+            "POST",
+            "/clients",
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uris": redirect_uris,
+            },
+        )
+
+    # ----------------------------------------------------------------- quotas
+
+    def set_rate_limits(
+        self, *, read_per_minute: int | None = None, write_per_minute: int | None = None
+    ) -> dict[str, int]:
+        """Change the quotas (and empty the current windows)."""
+        body = {"read_per_minute": read_per_minute, "write_per_minute": write_per_minute}
+        return dict(self._call("POST", "/rate-limits", body))
+
+    def reset_rate_limits(self) -> None:
+        """Empty the current windows, keeping the quotas."""
+        self._call("DELETE", "/rate-limits")
+
+    # ----------------------------------------------------------------- faults
+
+    def _fault(self, kind: str, route: str, **fields: Any) -> dict[str, Any]:
+        body = {"kind": kind, "route": route, **{k: v for k, v in fields.items() if v is not None}}
+        return dict(self._call("POST", "/faults", body))
+
+    def fail_next(self, count: int = 1, *, route: str = "*", status: int = 500) -> dict[str, Any]:
+        """The next ``count`` requests matching ``route`` answer ``status`` (5xx)."""
+        return self._fault("error", route, count=count, status=status)
+
+    def fail_randomly(
+        self, probability: float, *, route: str = "*", status: int = 500, seed: int = 0
+    ) -> dict[str, Any]:
+        """Matching requests answer ``status`` with ``probability`` (seeded, repeatable)."""
+        return self._fault("error", route, probability=probability, status=status, seed=seed)
+
+    def rate_limit_storm(
+        self, count: int, *, retry_after: int = 30, route: str = "*"
+    ) -> dict[str, Any]:
+        """The next ``count`` matching requests get 429 with ``Retry-After: retry_after``."""
+        return self._fault("rate_limit", route, count=count, retry_after=retry_after)
+
+    def stall_next(
+        self, count: int = 1, *, seconds: float = 30.0, route: str = "*"
+    ) -> dict[str, Any]:
+        """The next ``count`` matching requests wait ``seconds`` before being handled."""
+        return self._fault("stall", route, count=count, seconds=seconds)
+
+    def drop_after_commit(self, count: int = 1, *, route: str = "*") -> dict[str, Any]:
+        """The next ``count`` matching requests are handled (committed), then cut off."""
+        return self._fault("drop", route, count=count)
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/faults"))
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    # ----------------------------------------------------------------- counters
+
+    def counters(self) -> list[dict[str, Any]]:
+        """``[{method, route, status, count}]``; route is the template without version."""
+        return list(self._call("GET", "/counters"))
+
+    def count(self, method: str, route: str, status: int | None = None) -> int:
+        """Requests served for one route template (e.g. ``GET /submissions``)."""
+        return sum(
+            c["count"]
+            for c in self.counters()
+            if c["method"] == method
+            and c["route"] == route
+            and (status is None or c["status"] == status)
+        )
+
+    def reset_counters(self) -> None:
+        self._call("DELETE", "/counters")

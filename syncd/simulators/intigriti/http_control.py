@@ -1,0 +1,178 @@
+"""The control API under ``/_control/``: seed, edit as a human, move time, faults, counters.
+
+No authentication (the simulator only listens on loopback); never counted, never faulted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from syncd.simulators.intigriti import views
+from syncd.simulators.intigriti.context import SimContext, error_response
+from syncd.simulators.intigriti.model import ApiError
+from syncd.simulators.intigriti.oauth import OAuthError
+from syncd.simulators.intigriti.options import RegisteredClient
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+_Impl = Callable[[SimContext, Request, dict[str, Any]], Any]
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    body = json.loads(raw)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "expected a JSON object")
+    return body
+
+
+def _endpoint(ctx: SimContext, impl: _Impl) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        try:
+            result = impl(ctx, request, await _body(request))
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.title)
+        except OAuthError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        except (ValueError, TypeError, KeyError) as exc:
+            return error_response(400, "invalid_control_request", str(exc))
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result)
+
+    return endpoint
+
+
+def _reset(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.store.reset()
+    ctx.oauth.reset()
+    ctx.faults.clear()
+    ctx.counters.reset()
+    ctx.limiter.configure(
+        read=ctx.options.read_rate_per_minute, write=ctx.options.write_rate_per_minute
+    )
+    ctx.clock.set_offset(0)
+    return {"ok": True}
+
+
+def _create_program(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    program = ctx.store.create_program(
+        name=body.get("name"), handle=body.get("handle"), program_id=body.get("id")
+    )
+    return views.program_overview(program)
+
+
+def _create_submission(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    fields = dict(body)
+    program_id = fields.pop("program_id")
+    sub = ctx.store.create_submission(str(program_id), **fields)
+    return ctx.store.snapshot(sub.code)
+
+
+def _create_many(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return {"codes": ctx.store.create_many(str(body["program_id"]), int(body["count"]))}
+
+
+def _get_submission(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return ctx.store.snapshot(request.path_params["code"])
+
+
+def _edit_submission(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return ctx.store.human_edit(request.path_params["code"], body)
+
+
+def _malformed(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.store.set_malformed(request.path_params["code"], body.get("kind"))
+    return {"ok": True}
+
+
+def _clock(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    if request.method == "POST":
+        if "offset" in body:
+            ctx.clock.set_offset(float(body["offset"]))
+        if "advance" in body:
+            ctx.clock.advance(float(body["advance"]))
+    return {"now": ctx.clock.now(), "epoch": ctx.clock.epoch(), "offset": ctx.clock.offset}
+
+
+def _mint(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    scopes = body.get("scopes")
+    return ctx.oauth.mint(
+        client_id=body.get("client_id"),
+        scopes=tuple(scopes) if scopes is not None else None,
+        expires_in=body.get("expires_in"),
+        non_expiring=bool(body.get("non_expiring", False)),
+    )
+
+
+def _revoke(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    token = body.get("token")
+    client_id = body.get("client_id")
+    if token is None and client_id is None and not body.get("all"):
+        raise ValueError("give token, client_id or all=true")
+    return {"revoked": ctx.oauth.revoke(token, client_id=client_id)}
+
+
+def _register_client(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.oauth.register_client(
+        RegisteredClient(
+            client_id=str(body["client_id"]),
+            client_secret=str(body["client_secret"]),
+            redirect_uris=tuple(str(u) for u in body["redirect_uris"]),
+        )
+    )
+    return {"client_id": body["client_id"]}
+
+
+def _faults(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    if request.method == "POST":
+        kind = str(body.pop("kind"))
+        return ctx.faults.add(kind, **body)
+    if request.method == "DELETE":
+        ctx.faults.clear()
+    return ctx.faults.list()
+
+
+def _counters(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    if request.method == "DELETE":
+        ctx.counters.reset()
+    return ctx.counters.snapshot()
+
+
+def _rate_limits(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    if request.method == "POST":
+        ctx.limiter.configure(read=body.get("read_per_minute"), write=body.get("write_per_minute"))
+    if request.method == "DELETE":
+        ctx.limiter.reset()
+    limits = ctx.limiter.limits()
+    return {"read_per_minute": limits["read"], "write_per_minute": limits["write"]}
+
+
+def control_routes(ctx: SimContext) -> list[Route]:
+    table: list[tuple[str, list[str], _Impl]] = [
+        ("/reset", ["POST"], _reset),
+        ("/programs", ["POST"], _create_program),
+        ("/submissions", ["POST"], _create_submission),
+        ("/submissions/bulk", ["POST"], _create_many),
+        ("/submissions/{code}", ["GET"], _get_submission),
+        ("/submissions/{code}", ["PATCH"], _edit_submission),
+        ("/submissions/{code}/malformed", ["PUT"], _malformed),
+        ("/clock", ["GET", "POST"], _clock),
+        ("/tokens", ["POST"], _mint),
+        ("/tokens/revoke", ["POST"], _revoke),
+        ("/clients", ["POST"], _register_client),
+        ("/faults", ["GET", "POST", "DELETE"], _faults),
+        ("/counters", ["GET", "DELETE"], _counters),
+        ("/rate-limits", ["GET", "POST", "DELETE"], _rate_limits),
+    ]
+    return [
+        Route(f"/_control{path}", _endpoint(ctx, impl), methods=methods)
+        for path, methods, impl in table
+    ]

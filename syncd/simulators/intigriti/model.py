@@ -1,0 +1,153 @@
+"""The simulator's in-memory records: programs, submissions, events, users, the clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+class ApiError(Exception):
+    """A refusal the HTTP layer turns into an ``ErrorModel``-shaped response."""
+
+    def __init__(self, status: int, code: str, title: str) -> None:
+        super().__init__(title)
+        self.status = status
+        self.code = code
+        self.title = title
+
+
+class Clock:
+    """Wall-clock seconds plus an adjustable offset, so tests can move time forward."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return time.time() + self._offset
+
+    def epoch(self) -> int:
+        return int(self.now())
+
+    @property
+    def offset(self) -> float:
+        with self._lock:
+            return self._offset
+
+    def set_offset(self, seconds: float) -> None:
+        with self._lock:
+            self._offset = float(seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += float(seconds)
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    user_name: str
+    role: str
+    email: str | None = None
+
+
+@dataclass
+class Program:
+    id: str
+    handle: str
+    name: str
+    company_id: str
+    company_handle: str
+    created_at: int
+    last_updated_at: int
+    description: str
+
+
+@dataclass
+class Event:
+    type_id: int
+    created_at: int
+    visibility_id: int
+    user: User
+
+
+@dataclass
+class Message:
+    message_id: str
+    text: str
+    external: bool
+    created_at: int
+    user: User
+
+
+@dataclass
+class Transition:
+    """One status move made by a trigger, kept so Undo can revert it."""
+
+    trigger: str
+    from_status: str
+    from_close_reason: str | None
+    from_duplicate_of: str | None
+    stamp: str | None
+    stamp_before: int | None
+
+
+@dataclass
+class Report:
+    type_name: str
+    category: str
+    cwe: str
+    asset_id: str
+    asset_name: str
+    endpoint: str
+    poc: str
+    impact: str
+    recommended_solution: str
+    ip: str | None = None
+
+
+@dataclass
+class Submission:
+    code: str
+    program_id: str
+    title: str
+    status: str
+    close_reason: str | None
+    severity_id: int | None
+    vector: str | None
+    score: float | None
+    internal_reference: str | None
+    internal_reference_url: str | None
+    created_at: int
+    last_updated_at: int
+    last_updater: User
+    submitter: User
+    report: Report
+    awaiting_feedback: bool = False
+    tags: list[str] = field(default_factory=list)
+    duplicate_of: str | None = None
+    duplicate_children: list[str] = field(default_factory=list)
+    stamps: dict[str, int | None] = field(
+        default_factory=lambda: {
+            "validatedAt": None,
+            "acceptedAt": None,
+            "closedAt": None,
+            "archivedAt": None,
+        }
+    )
+    history: list[Transition] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    # A fault injected by the control API: None, "unknown_enum", "bad_shape", "invalid_json".
+    malformed: str | None = None
+
+
+# Which timestamp of `state` a status sets when a submission enters it (reference §4.3).
+STATUS_STAMPS: dict[str, str] = {
+    "Pending": "validatedAt",
+    "Accepted": "acceptedAt",
+    "Closed": "closedAt",
+    "Archived": "archivedAt",
+}
