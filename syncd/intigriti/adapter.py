@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -28,6 +28,9 @@ from syncd.intigriti.parse import SubmissionEvent
 from syncd.intigriti.tokens import TokenStore
 from syncd.quota import Priority, TokenBucket
 from syncd.records import OAuthToken, Program, Submission, SubmissionBatch
+
+if TYPE_CHECKING:
+    from syncd.sync.ports import IntigritiSide
 
 log = structlog.get_logger(__name__)
 
@@ -213,3 +216,9 @@ class IntigritiAdapter:
         route = f"/submissions/{{code}}/comments/{kind}"
         body = self.client.call("POST", route, path={"code": code}, body={"message": text})
         return parse.message_id(body, f"POST {route}")
+
+
+if TYPE_CHECKING:
+    # mypy proves the adapter honours the port the sync core is written against.
+    def _implements_port(adapter: IntigritiAdapter) -> IntigritiSide:
+        return adapter

@@ -33,7 +33,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from authlib.integrations.httpx_client import OAuth2Client
 
-from syncd.errors import CredentialError, MalformedResponse, RateLimited, TransientError
+from syncd.errors import CredentialError, MalformedResponse, TransientError
 from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.tokens import TokenStore
 from syncd.logging import register_secret
@@ -321,14 +321,9 @@ class OAuthSession:
             raise self._oauth_error(str(exc.error), exc.description) from None
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
-            if status == 429:
-                raise RateLimited(
-                    "the Intigriti token endpoint rate-limited the request",
-                    retry_after=0.0,
-                    system=SYSTEM,
-                    route=TOKEN_ROUTE,
-                ) from None
-            error_type = TransientError if status >= 500 else MalformedResponse
+            # 429 too is transient here; it is not RateLimited, whose retry assumes an API
+            # bucket was paused.
+            error_type = TransientError if status >= 500 or status == 429 else MalformedResponse
             raise error_type(
                 f"the Intigriti token endpoint answered HTTP {status}",
                 system=SYSTEM,
