@@ -105,6 +105,8 @@ class AdoptIssue:
 
     issue_key: str
     reason: str
+    #: for parking a failed adoption as blocked (see :func:`block_signature`)
+    signature: str = ""
     field: ClassVar[str] = "internal_reference"
 
 
@@ -229,6 +231,8 @@ class Plan:
     code: str
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
+    #: fields skipped because the link's blocked signature still matches (the block holds)
+    blocked_fields: tuple[FieldName, ...] = ()
 
     @property
     def writes(self) -> tuple[Action, ...]:
@@ -349,6 +353,7 @@ class _Planner:
         self.mapping = mapping
         self.actions: list[Action] = []
         self.notes: list[str] = []
+        self.blocked_fields: list[FieldName] = []
 
     def note(self, field: str, text: str) -> None:
         self.notes.append(f"{field}: {text}")
@@ -356,6 +361,7 @@ class _Planner:
     def blocked(self, field: FieldName, signature: str) -> bool:
         if self.link.blocked_signature is not None and self.link.blocked_signature == signature:
             self.note(field, "blocked until a human changes either side; not retried")
+            self.blocked_fields.append(field)
             return True
         return False
 
@@ -518,7 +524,7 @@ class _Planner:
             self.note(field, f"{reason}; relinking to {i}")
             if decision.conflict is not None:
                 self.actions.append(decision.conflict)
-            self.actions.append(AdoptIssue(i, reason))
+            self.actions.append(AdoptIssue(i, reason, signature))
 
     def _write_reference(
         self, key: str, previous: str | None, signature: str, conflict: RecordConflict | None
@@ -536,10 +542,12 @@ class _Planner:
         if any(isinstance(a, AdoptIssue) for a in self.actions):
             # Relinking: the other fields will be compared with the adopted issue.
             kept = [a for a in self.actions if isinstance(a, AdoptIssue | RecordConflict)]
-            return Plan(self.code, tuple(kept), tuple(self.notes))
+            return Plan(self.code, tuple(kept), tuple(self.notes), tuple(self.blocked_fields))
         self.severity()
         self.status()
-        return Plan(self.code, tuple(self.actions), tuple(self.notes))
+        return Plan(
+            self.code, tuple(self.actions), tuple(self.notes), tuple(self.blocked_fields)
+        )
 
 
 def _same_code(a: str | None, b: str | None) -> bool:
@@ -573,15 +581,21 @@ def _plan_unlinked(
         code = issue.submission_code if issue is not None and issue.submission_code else ""
         return Plan(code, (), ("creation: submission not read; nothing to do",))
     code = submission.code
+    if issue is not None and _same_code(issue.submission_code, code):
+        # An issue already carries this submission's tag (say, a restored database): link
+        # it whatever the status, never create a second one.
+        reason = f"issue {issue.key} is already tagged with this submission"
+        signature = block_signature("internal_reference", None, issue.key)
+        return Plan(code, (AdoptIssue(issue.key, reason, signature),), (f"creation: {reason}",))
     if not mapping.should_create(submission.status):
         return Plan(code)
-    if issue is not None and _same_code(issue.submission_code, code):
-        reason = f"issue {issue.key} is already tagged with this submission"
-        return Plan(code, (AdoptIssue(issue.key, reason),), (f"creation: {reason}",))
     key = canonical_reference(submission.internal_reference)
     if key is not None:
         reason = f"Intigriti internal reference names existing issue {key}"
-        return Plan(code, (AdoptIssue(key, reason),), (f"creation: {reason}; not creating",))
+        signature = block_signature("internal_reference", submission.internal_reference, None)
+        return Plan(
+            code, (AdoptIssue(key, reason, signature),), (f"creation: {reason}; not creating",)
+        )
     new, problem = _new_issue(submission, mapping, escape)
     if new is None:
         return Plan(code, (), (f"creation: {problem}; not creating",))

@@ -417,6 +417,7 @@ def test_blocked_status_is_skipped_until_a_side_changes() -> None:
     blocked = link(status="new", state="blocked", blocked_signature=move.signature)
     again = run(blocked, s, i)
     assert again.actions == ()
+    assert again.blocked_fields == ("status",)
     assert any("blocked" in n for n in again.notes)
     # Other fields still sync while one is blocked.
     lower = dataclasses.replace(i, priority="Low")
@@ -457,8 +458,17 @@ def test_jira_key_change_updates_intigriti() -> None:
 def test_human_typed_another_key_relinks_and_suppresses_other_fields() -> None:
     s = sub(internal_reference=" app-7 ", severity="Low")
     result = run(link(), s, iss())
-    assert result.actions == (AdoptIssue("APP-7", result.actions[0].reason),)  # type: ignore[union-attr]
+    assert len(result.actions) == 1
+    adopt = result.actions[0]
+    assert isinstance(adopt, AdoptIssue)
+    assert adopt.issue_key == "APP-7"
+    assert adopt.signature == block_signature("internal_reference", " app-7 ", "SEC-1")
     assert "APP-7" in result.notes[0]
+    # A failed adoption parked as blocked is not retried; the other fields sync again.
+    blocked = link(state="blocked", blocked_signature=adopt.signature)
+    again = run(blocked, s, iss())
+    assert [type(a) for a in again.actions] == [SetJiraPriority]
+    assert again.blocked_fields == ("internal_reference",)
 
 
 @pytest.mark.parametrize(("raw", "note"), [("", "cleared"), (None, "cleared"),
@@ -538,6 +548,9 @@ def test_unlinked_with_tagged_issue_found_adopts_it() -> None:
     result = run(None, sub(internal_reference=None), iss(key="SEC-9"))
     assert [type(a) for a in result.actions] == [AdoptIssue]
     assert result.actions[0].issue_key == "SEC-9"  # type: ignore[union-attr]
+    # Whatever the status: a tagged issue is never duplicated.
+    closed = run(None, sub(status="Closed", close_reason="Spam"), iss(key="SEC-9"))
+    assert [type(a) for a in closed.actions] == [AdoptIssue]
     # An issue tagged for another submission is not adopted.
     other = run(None, sub(internal_reference=None), iss(submission_code="X-1"))
     assert isinstance(other.actions[0], CreateIssue)

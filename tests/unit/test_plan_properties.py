@@ -32,6 +32,7 @@ from syncd.sync.plan import (
     SetJiraPriority,
     TransitionJira,
     bases_after_adopt,
+    bases_after_create,
     plan,
 )
 
@@ -318,3 +319,50 @@ def test_plan_is_total_and_deterministic(
     assert describe_plan(first) == describe_plan(second)
     for line in describe_plan(first):
         assert "\n" not in line and "\x1b" not in line
+
+
+def test_a_submission_lifecycle_plans_each_change_once() -> None:
+    """Creation to archive, one human change at a time; each settles in one write."""
+    mapping = BASE_MAPPING
+    submission = Submission(
+        code="ACME-1", program_id="prog-1", title="XSS", status="Triage", close_reason=None,
+        severity=None, cvss_vector=None, cvss_score=None, internal_reference=None,
+        internal_reference_url=None, created_at=T0, updated_at=T0,
+    )
+    created = plan(None, submission, None, mapping, now=T0)
+    assert [type(a) for a in created.actions] == [CreateIssue]
+    assert created.actions[0].new_issue.priority is None  # type: ignore[union-attr]
+    # Jira created the issue in its initial status with its default priority.
+    issue = Issue(id="10001", key="SEC-1", project="SEC", status="To Do", priority="Medium",
+                  resolution=None, updated_at=T0, submission_code="ACME-1")
+    link = LinkView("ACME-1", "prog-1", "10001", "SEC-1", "linked",
+                    bases_after_create(issue, mapping))
+    world = World(link, submission, issue, bump_timestamps=True)
+
+    def step(expected: list[type]) -> None:
+        result = world.plan(mapping)
+        assert [type(a) for a in result.actions] == expected, result
+        world.apply(result)
+        assert world.plan(mapping).actions == ()  # echo-free
+
+    step([SetIntigritiReference])
+    world.intigriti(severity="High", status="Pending")  # triage: severity set, validated
+    step([SetJiraPriority])
+    assert world.issue.priority == "High"
+    world.intigriti(status="Accepted")
+    step([TransitionJira])
+    assert world.issue.status == "In Progress"
+    world.jira(status="In Review")  # a move inside one class
+    step([])
+    world.jira(status="Done", resolution="Done")
+    step([MoveIntigritiStatus])
+    assert (world.submission.status, world.submission.close_reason) == ("Closed", "Resolved")
+    world.intigriti(status="Archived")
+    step([])
+    world.jira(key="APP-3")  # the issue moved to another project
+    step([SetIntigritiReference])
+    assert world.submission.internal_reference == "APP-3"
+    world.jira(priority="Highest")
+    world.intigriti(severity="Exceptional")  # both changed, to the same class
+    step([RecordBase])
+    assert world.link.bases == Bases("Critical", "closed:resolved", "APP-3")
