@@ -467,9 +467,12 @@ class JiraAdapter:
                 self._learn_by_samples(graph, project_id, type_id)
                 path = shortest_path(graph, current, status, wanted)
             if path is None:
-                if wanted is not None and shortest_path(graph, current, status) is not None:
+                if shortest_path(graph, current, status, strict=False) is not None:
+                    # Reachable, but only through a resolution screen we cannot satisfy:
+                    # refuse before moving anything.
                     raise Rejected(
-                        f"no transition into {status!r} accepts resolution {wanted!r}",
+                        f"moving to {status!r} needs a resolution its transition screen"
+                        f" accepts (given: {wanted!r})",
                         system="jira",
                     )
                 frontier = unexplored_frontier(graph, current)
@@ -542,6 +545,13 @@ class JiraAdapter:
         return frozenset(names)
 
     def describe_project(self, key: str) -> ProjectSchema:
+        """Statuses, priorities, resolutions and what is reachable from which status.
+
+        Jira lists transitions only for an issue, so reachability is read from one issue
+        (of the configured type) per status: a lower bound over the transitions seen.
+        A status with no such issue, and never visited by syncd, is absent from
+        ``reachable`` (unknown, not a dead end).
+        """
         project = self.catalog.project(key)
         type_id = project.issue_type_id(self.options.issue_type)
         statuses = self._project_statuses(project, type_id)
@@ -555,7 +565,9 @@ class JiraAdapter:
             statuses=statuses,
             priorities=frozenset(self.catalog.priorities().values()),
             resolutions=frozenset(self.catalog.resolutions().values()),
-            reachable={name: reachable_from(graph, name) for name in statuses},
+            reachable={
+                name: reachable_from(graph, name) for name in statuses if graph.explored(name)
+            },
         )
 
     def _sample_one(self, graph: WorkflowGraph, project_id: str, type_id: str, status: str) -> bool:

@@ -116,12 +116,19 @@ def _traversable(edge: Edge, final: bool, resolution: str | None) -> bool:
 
 
 def shortest_path(
-    graph: WorkflowGraph, start: str, target: str, resolution: str | None = None
+    graph: WorkflowGraph,
+    start: str,
+    target: str,
+    resolution: str | None = None,
+    *,
+    strict: bool = True,
 ) -> list[Edge] | None:
     """The fewest transitions from ``start`` to ``target`` over the known graph.
 
     Returns [] when already there and None when the known graph has no path. Among final
     hops of equal length, one whose screen accepts the wanted ``resolution`` is preferred.
+    ``strict=False`` ignores resolution screens (to tell "unreachable" from "reachable,
+    but not with this resolution").
     """
     if _norm(start) == _norm(target):
         return []
@@ -136,7 +143,7 @@ def shortest_path(
             break
         for edge in graph.out(status):
             if _norm(edge.target) == _norm(target):
-                if not _traversable(edge, True, resolution):
+                if strict and not _traversable(edge, True, resolution):
                     continue
                 wants = resolution is not None
                 rank = (depth + 1, 0 if (not wants or edge.has_resolution) else 1)
@@ -144,7 +151,9 @@ def shortest_path(
                     best_rank = rank
                     best = [*_path_to(parents, status), edge]
                 continue
-            if _norm(edge.target) in parents or not _traversable(edge, False, resolution):
+            if _norm(edge.target) in parents:
+                continue
+            if strict and not _traversable(edge, False, resolution):
                 continue
             parents[_norm(edge.target)] = edge
             queue.append(edge.target)

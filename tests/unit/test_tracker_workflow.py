@@ -140,3 +140,9 @@ def test_edges_from_a_transitions_payload() -> None:
     assert graph.explored("in review")
     graph.forget("IN REVIEW")
     assert not graph.explored("In Review")
+
+
+def test_non_strict_search_ignores_resolution_screens() -> None:
+    graph = security_workflow()
+    assert shortest_path(graph, "To Do", "Won't Do", None) is None
+    assert ids(shortest_path(graph, "To Do", "Won't Do", None, strict=False)) == ["51"]
