@@ -197,6 +197,10 @@ class JiraControl:
     def set_search_lag(self, seconds: float) -> None:
         self.configure(search_lag_seconds=seconds)
 
+    def settle_search(self) -> None:
+        """Let search catch up now: every issue becomes visible as it currently is."""
+        self._call("POST", "/search/settle")
+
     def inject(
         self,
         kind: str,

@@ -103,6 +103,7 @@ class ControlApi:
             ("POST", "/_control/issues/{ref}/comments", self._comment),
             ("POST", "/_control/issues/{ref}/timestamps", self._timestamps),
             ("PUT", "/_control/issues/{ref}/properties/{key}", self._set_property),
+            ("POST", "/_control/search/settle", self._settle),
             ("GET", "/_control/settings", self._get_settings),
             ("PUT", "/_control/settings", self._put_settings),
             ("GET", "/_control/faults", self._list_faults),
@@ -283,6 +284,10 @@ class ControlApi:
         return Resp(201 if created else 200)
 
     # ----- settings, faults, counters -----------------------------------------------------------
+
+    def _settle(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        self.state.settle_search()
+        return Resp(204)
 
     def _get_settings(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         return Resp(200, asdict(self.state.settings))

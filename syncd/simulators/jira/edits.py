@@ -82,7 +82,7 @@ class FieldWriter:
 
     def _change(self, name: str, field_id: str, old: Any, new: Any,
                 old_string: str | None, new_string: str | None) -> None:
-        if old == new:
+        if (old, old_string) == (new, new_string):
             return
         self.result.changes.append(
             ChangeItem(

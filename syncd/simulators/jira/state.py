@@ -214,6 +214,13 @@ class JiraState:
             issue.indexed = issue.core.snapshot()
         issue.changed_at = now
 
+    def settle_search(self) -> None:
+        """Let search catch up: every issue is indexed as it is now."""
+        with self.lock:
+            for issue in self.issues.values():
+                issue.indexed = issue.core.snapshot()
+                issue.changed_at = float("-inf")
+
     def view(self, issue: Issue, reconcile: frozenset[int] = frozenset()) -> IssueCore | None:
         """What search sees of ``issue`` now."""
         lag = self.settings.search_lag_seconds
