@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -358,3 +359,42 @@ def test_data_center_uses_offset_search_and_a_bearer_token() -> None:
         assert counts.get("GET /rest/api/2/search") == 2
         assert not any("search/jql" in route for route in counts)
         adapter.close()
+
+
+def test_429_on_create_is_retried_once_the_server_asks(
+    fresh: JiraSimulator,
+) -> None:
+    adapter, sleeps = make_adapter(fresh)
+    adapter.warm_up()
+    code = unique_code("RL")
+    fresh.control.rate_limit_storm(1, route="POST /rest/api/2/issue", retry_after=2)
+    fresh.control.reset_counters()
+    created = adapter.create_issue(new_issue(code))
+    # A 429 means "not processed": safe to send again, after Retry-After.
+    assert api_counts(fresh)[CREATE] == 2
+    assert 2.0 in sleeps.calls
+    assert [i["id"] for i in issues_tagged(fresh, code)] == [created.id]
+    adapter.close()
+
+
+def test_lost_transition_answer_is_resolved_by_reading_the_status(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    created = adapter.create_issue(new_issue(unique_code()))
+    fresh.control.drop_after_commit(route="POST /rest/api/2/issue/*/transitions", count=1)
+    adapter.transition_to(created.id, "Done", "Done")
+    stored = fresh.control.issue(created.key)
+    assert (stored["status"], stored["resolution"]) == ("Done", "Done")
+    assert api_counts(fresh)[TRANSITION] == 3  # the dropped hop was applied, not repeated
+
+
+def test_each_thread_gets_its_own_client(fresh: JiraSimulator, adapter: JiraAdapter) -> None:
+    created = adapter.create_issue(new_issue(unique_code()))
+    fresh.control.reset_counters()
+    results: list[str] = []
+    worker = threading.Thread(target=lambda: results.append(adapter.get_issue(created.id).key))
+    worker.start()
+    worker.join()
+    assert results == [created.key]
+    # The new thread built its own client (one serverInfo); caches were shared.
+    assert api_counts(fresh) == {"GET /rest/api/2/serverInfo": 1, GET_ISSUE: 1}

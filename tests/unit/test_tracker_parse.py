@@ -87,3 +87,16 @@ def test_options_hide_secrets_and_validate() -> None:
         JiraOptions(url="https://jira.example")
     with pytest.raises(ConfigError):
         JiraOptions(url="https://jira.example", personal_access_token="p", label="a b")
+
+
+def test_a_malformed_issue_becomes_an_item_failure_others_parse() -> None:
+    from syncd.tracker.adapter import JiraAdapter
+
+    # No cvss_field and no network: _batch only parses.
+    adapter = JiraAdapter(JiraOptions(url="http://127.0.0.1:9", personal_access_token="p"))
+    good = raw_issue()
+    bad = raw_issue(updated="not a time")
+    bad["key"] = "SEC-2"
+    batch = adapter._batch([good, bad, "junk"])
+    assert [i.key for i in batch.issues] == ["SEC-1"]
+    assert [(f.item, f.field) for f in batch.failures] == [("SEC-2", "updated"), ("?", "issue")]
