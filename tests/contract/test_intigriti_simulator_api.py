@@ -230,6 +230,8 @@ def test_human_edits_bump_last_updated_and_show_up(
     assert detail["lastUpdated"]["lastUpdater"]["userName"] == "alice.admin"
     assert detail["lastUpdated"]["lastUpdatedAt"] == edited["lastUpdatedAt"]
     assert edited["lastUpdatedAt"] >= seeded["subs"]["Accepted"]["lastUpdatedAt"] + 30
+    control.edit_submission(code, close_reason="Duplicate")
+    assert _detail(api, code)["state"]["closeReason"]["value"] == "Duplicate"
     new = control.seed_submission(seeded["program"]["id"], title="Brand new", severity=None)
     listed = {s["code"]: s for s in api.get("/submissions").json()}
     assert listed[new["code"]]["title"] == "Brand new"

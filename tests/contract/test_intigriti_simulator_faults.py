@@ -15,7 +15,11 @@ from intigriti_fixtures import (  # noqa: F401 - fixtures are registered by impo
     fixture_seeded,
 )
 
-from syncd.simulators.intigriti import IntigritiControl, IntigritiSimulator
+from syncd.simulators.intigriti import (
+    IntigritiControl,
+    IntigritiSimulator,
+    IntigritiSimulatorOptions,
+)
 
 
 def _error_model(response: httpx.Response) -> dict[str, Any]:
@@ -203,3 +207,33 @@ def test_counters_count_by_route_template_and_reset(
     assert control.count("GET", "/submissions/{submissionCode}", 404) == 1
     control.reset_counters()
     assert control.counters() == []
+
+
+def test_token_endpoint_faults_and_counts(
+    intigriti_sim: IntigritiSimulator, control: IntigritiControl
+) -> None:
+    refresh = control.mint_token()["refresh_token"]
+    control.fail_next(1, route="POST /connect/token", status=503)
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh,
+        "client_id": "externalapi_demo_syncd",
+        "client_secret": "demo-secret-not-for-production",
+    }
+    assert httpx.post(intigriti_sim.token_url, data=form).status_code == 503
+    assert httpx.post(intigriti_sim.token_url, data=form).status_code == 200
+    assert control.count("POST", "/connect/token", 503) == 1
+    assert control.count("POST", "/connect/token", 200) == 1
+
+
+def test_quota_per_token_when_configured(control: IntigritiControl) -> None:
+    options = IntigritiSimulatorOptions(read_rate_per_minute=1, rate_limit_key="token")
+    with IntigritiSimulator(options) as sim:
+        tokens = [sim.control.mint_token()["access_token"] for _ in range(2)]
+        clients = [api_client(sim, t) for t in tokens]
+        try:
+            assert [c.get("/programs").status_code for c in clients] == [200, 200]
+            assert [c.get("/programs").status_code for c in clients] == [429, 429]
+        finally:
+            for client in clients:
+                client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -80,8 +81,7 @@ class IntigritiSimulator:
 
 def serve(port: int, options: IntigritiSimulatorOptions | None = None) -> None:
     """Run a simulator until SIGINT/SIGTERM; the first line printed is its base URL."""
-    base = options or IntigritiSimulatorOptions()
-    opts = IntigritiSimulatorOptions(**{**base.__dict__, "port": port})
+    opts = dataclasses.replace(options or IntigritiSimulatorOptions(), port=port)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

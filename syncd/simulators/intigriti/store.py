@@ -10,11 +10,9 @@ submissions does not re-serialise all of them on every call.
 from __future__ import annotations
 
 import bisect
-import json
 import random
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from syncd.intigriti import enums
@@ -458,8 +456,10 @@ class Store:
                     changes.get("severity"), changes.get("vector")
                 )
                 self._event(sub, "Severity changed", user, external=True)
-            if "status" in changes:
-                self._human_status(sub, str(changes["status"]), changes.get("close_reason"))
+            if "status" in changes or "close_reason" in changes:
+                # A reason alone re-closes with that reason, keeping the status.
+                status = str(changes.get("status", sub.status))
+                self._human_status(sub, status, changes.get("close_reason"))
                 self._event(sub, "Status changed", user, external=True)
             if "internal_reference" in changes or "internal_reference_url" in changes:
                 sub.internal_reference = changes.get("internal_reference")
@@ -503,10 +503,6 @@ class Store:
             sub = self._get(code)
             sub.malformed = kind
             self._overview_cache.pop(code, None)
-
-    def with_lock(self, fn: Callable[[], Any]) -> Any:
-        with self._lock:
-            return fn()
 
 
 _CREATE_FIELDS = frozenset(
@@ -560,7 +556,3 @@ def _resolve_severity(
     except KeyError:
         raise ApiError(400, "invalid_severity", "Unknown severity") from None
     return severity_id, (str(vector) if vector is not None else None), score
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
