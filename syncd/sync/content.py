@@ -30,6 +30,7 @@ ELLIPSIS = "…"
 Escape = Callable[[str], str]
 
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
+_SUSPECT = re.compile(r"[^\x20-\x7e\n]")
 _PLAIN_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _SAFE_URL = re.compile(r"^https?://[^\s|\[\]{}<>\"'\\]+$")
 # Characters with a meaning somewhere in Jira wiki markup (text effects, links, macros,
@@ -39,7 +40,7 @@ _WIKI_SPECIAL = frozenset("\\*_-+^~?{}[]|!#:@()&.=")
 
 def utf16_len(text: str) -> int:
     """Length as Jira (Java) counts it: UTF-16 code units."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def cap_utf16(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
@@ -64,12 +65,17 @@ def _keep(ch: str) -> bool:
     return unicodedata.category(ch) not in {"Cc", "Cf", "Cs"}
 
 
+def _strip_invisible(text: str, replacement: str) -> str:
+    # Only characters outside printable ASCII need a category lookup; reports are mostly
+    # ASCII, so this stays fast on megabyte-sized text.
+    return _SUSPECT.sub(lambda m: m.group() if _keep(m.group()) else replacement, text)
+
+
 def sanitize_line(text: str | None) -> str:
     """One clean line: control/format characters removed, whitespace collapsed."""
     if not text:
         return ""
-    cleaned = "".join(ch if _keep(ch) else " " for ch in _LINE_BREAKS.sub(" ", text))
-    return " ".join(cleaned.split())
+    return " ".join(_strip_invisible(_LINE_BREAKS.sub(" ", text), " ").split())
 
 
 def sanitize_block(text: str | None) -> str:
@@ -77,8 +83,8 @@ def sanitize_block(text: str | None) -> str:
     if not text:
         return ""
     normalised = _LINE_BREAKS.sub("\n", text).replace("\t", "    ")
-    lines = ("".join(ch for ch in line if _keep(ch)).rstrip() for line in normalised.split("\n"))
-    return "\n".join(lines).strip("\n")
+    cleaned = _strip_invisible(normalised, "")
+    return "\n".join(line.rstrip() for line in cleaned.split("\n")).strip("\n")
 
 
 def fallback_escape(text: str) -> str:
@@ -221,10 +227,17 @@ def build_description(
 
     # Largest prefix of the raw report whose escaped rendering fits. Cutting raw text
     # before escaping never splits an escape sequence.
-    low, high = 0, total
+    def fits(shown: int) -> bool:
+        return utf16_len(_render(header, sections, shown, cut_tail(shown), escape)) <= limit
+
+    # Escaping rarely shrinks text, so the answer is almost always below ``limit`` raw
+    # characters: probe there first and keep every later probe small.
+    low, high = 0, min(total, limit)
+    if fits(high):
+        low, high = high, total
     while low < high:
         mid = (low + high + 1) // 2
-        if utf16_len(_render(header, sections, mid, cut_tail(mid), escape)) <= limit:
+        if fits(mid):
             low = mid
         else:
             high = mid - 1

@@ -126,6 +126,8 @@ def test_cap_and_length_helpers() -> None:
     assert cap_utf16("abcdef", 4) == "abc…"
     assert sanitize_block("a\r\nb\rc\x07\n\n") == "a\nb\nc"
     assert sanitize_line(None) == ""
+    assert sanitize_line("café \U0001f600 日本 ünï") == "café \U0001f600 日本 ünï"
+    assert sanitize_block("x\u200by\ufeff\n\u00a0z") == "xy\n\u00a0z"
 
 
 # -- fields ----------------------------------------------------------------------------------
