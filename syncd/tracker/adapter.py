@@ -96,6 +96,7 @@ class JiraAdapter:
         self._created: dict[str, str] = {}  # submission code -> issue id (this process)
         self._recent: OrderedDict[int, None] = OrderedDict()  # ids we wrote, newest last
         self._no_sample: dict[tuple[str, str, str], float] = {}
+        self._property_jql: bool | None = None  # None: not tried yet
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -285,8 +286,7 @@ class JiraAdapter:
             except NotFound:
                 with self._lock:
                     self._created.pop(code, None)
-        query = jql.find_submission_jql(self.options.label, self.options.property_key, code)
-        raws = [r for r in self._search(query, self._fields()) if isinstance(r, Mapping)]
+        raws = [r for r in self._search_tag(code) if isinstance(r, Mapping)]
         if not raws:
             return None
         # Parse errors propagate: an unreadable match still exists, so never "not found".
@@ -296,6 +296,31 @@ class JiraAdapter:
                 "jira_duplicate_submission_tag", submission=code, issues=[i.key for i in issues]
             )
         return issues[0]
+
+    def _search_tag(self, code: str) -> list[Any]:
+        with_property = self._property_jql is not False
+        query = jql.find_submission_jql(
+            self.options.label, self.options.property_key, code, with_property=with_property
+        )
+        if query is None:
+            # Never answer "not found" when we could not look: the caller would create.
+            raise Rejected(
+                f"submission code {code!r} cannot be searched by label, and this Jira does"
+                " not search entity properties",
+                system="jira",
+            )
+        try:
+            found = self._search(query, self._fields())
+        except Rejected:
+            if not with_property:
+                raise
+            # Jira Cloud only indexes entity properties declared by an app; without that
+            # the property clause is refused. Fall back to the label for this process.
+            log.warning("jira_property_search_unavailable", property=self.options.property_key)
+            self._property_jql = False
+            return self._search_tag(code)
+        self._property_jql = True
+        return found
 
     def browse_url(self, key: str) -> str:
         return f"{self.options.base_url}/browse/{key}"
@@ -323,7 +348,10 @@ class JiraAdapter:
         per_submission = jql.submission_label(self.options.label, new.submission_code)
         if per_submission is not None:
             labels.append(per_submission)
-        labels += [label for label in new.labels if label not in labels]
+        for extra in new.labels:
+            cleaned = _SPACE.sub("_", extra.strip())  # Jira labels cannot hold spaces
+            if cleaned and cleaned not in labels:
+                labels.append(cleaned)
         fields: dict[str, Any] = {
             "project": {"id": project.id},
             "issuetype": {"id": type_id},

@@ -71,17 +71,25 @@ def submission_label(label: str, code: str) -> str | None:
     return f"{label}-{code}"
 
 
-def find_submission_jql(label: str, property_key: str, code: str) -> str:
-    """Issues tagged with submission ``code``: by entity property, or by its label.
+def find_submission_jql(
+    label: str, property_key: str, code: str, *, with_property: bool = True
+) -> str | None:
+    """Issues tagged with submission ``code``: by its label, or by entity property.
 
-    Both tags are written at creation; searching either survives a human removing the
-    label (the property is invisible in the UI) or a Jira without property JQL indexing
-    of an old issue (the label).
+    Both tags are written at creation. The label is indexed on every Jira; the property
+    survives a human editing labels, but Jira Cloud only indexes entity properties for
+    JQL when an app declares them, so ``with_property=False`` is the fallback when Jira
+    refuses the property clause. None when neither clause can be written (a code that
+    is not label-safe, and no property search).
     """
-    clauses = [f"issue.property[{property_key}].submission = {quote(code)}"]
+    clauses: list[str] = []
     per_submission = submission_label(label, code)
     if per_submission is not None:
-        clauses.insert(0, f"labels = {quote(per_submission)}")
+        clauses.append(f"labels = {quote(per_submission)}")
+    if with_property:
+        clauses.append(f"issue.property[{property_key}].submission = {quote(code)}")
+    if not clauses:
+        return None
     return " OR ".join(clauses) + " ORDER BY created ASC, key ASC"
 
 

@@ -398,3 +398,38 @@ def test_each_thread_gets_its_own_client(fresh: JiraSimulator, adapter: JiraAdap
     assert results == [created.key]
     # The new thread built its own client (one serverInfo); caches were shared.
     assert api_counts(fresh) == {"GET /rest/api/2/serverInfo": 1, GET_ISSUE: 1}
+
+
+def test_tag_lookup_falls_back_to_the_label_when_property_jql_is_refused(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    code = unique_code()
+    created = adapter.create_issue(new_issue(code))
+    stranger, _ = make_adapter(fresh)
+    stranger.warm_up()
+    # Jira Cloud refuses JQL on an entity property no app has declared for indexing.
+    fresh.control.fail_next("GET /rest/api/2/search/jql", status=400)
+    with structlog.testing.capture_logs() as logs:
+        found = stranger.find_by_submission(code)
+        again = stranger.find_by_submission(code)
+    assert found is not None and found.id == created.id
+    assert again is not None and again.id == created.id
+    events = [e["event"] for e in logs]
+    assert events.count("jira_property_search_unavailable") == 1
+    stranger.close()
+
+
+def test_burst_429_pauses_only_that_endpoint(fresh: JiraSimulator) -> None:
+    adapter, sleeps = make_adapter(fresh, api_token="demo-api-token")
+    adapter.warm_up()
+    fresh.control.rate_limit_storm(
+        1, route="GET /rest/api/2/search/jql", retry_after=4, reason="jira-burst-based"
+    )
+    with structlog.testing.capture_logs() as logs:
+        adapter.changed_issues(None)
+    state = adapter.rate_limit_state()
+    assert state["bucket_paused_by_server"] == 0
+    assert list(state["pauses"]["routes"]) == ["GET /search/jql"]
+    assert sleeps.calls[0] == 4.0
+    assert "demo-api-token" not in repr(logs)
+    adapter.close()

@@ -93,6 +93,13 @@ def test_find_submission_jql_with_unsafe_code_uses_property_only() -> None:
     assert jql.submission_label("intigriti", "a b") is None
 
 
+def test_find_submission_jql_without_property_search() -> None:
+    assert jql.find_submission_jql("intigriti", "syncd", "A-1", with_property=False) == (
+        'labels = "intigriti-A-1" ORDER BY created ASC, key ASC'
+    )
+    assert jql.find_submission_jql("intigriti", "syncd", "a b", with_property=False) is None
+
+
 def test_sample_in_status_jql_quotes_status_names() -> None:
     assert jql.sample_in_status_jql("10000", "10002", "Won't Do") == (
         'project = "10000" AND issuetype = "10002" AND status = "Won\'t Do"'
