@@ -275,7 +275,13 @@ def bases_after_create(issue: Issue, mapping: Mapping) -> Bases:
 
 
 def bases_after_adopt(issue_key: str) -> Bases:
-    """Bases for a link to an issue a human named: nothing agreed yet but the key."""
+    """Bases for a link to an issue a human named: nothing agreed yet but the reference.
+
+    Pass the key the :class:`AdoptIssue` asked for (``action.issue_key``), not the key the
+    issue reports: when a human typed an old key of a moved issue, Jira resolves it to the
+    new key, and the next plan then writes the current key to Intigriti (a key move)
+    instead of adopting the old key again every cycle.
+    """
     return Bases(internal_reference=canonical_issue_key(issue_key))
 
 
@@ -519,7 +525,12 @@ class _Planner:
         elif decision.kind == "to_intigriti":
             self._write_reference(j, raw_i, signature, decision.conflict)
         elif decision.kind == "to_jira":
-            # A Jira key cannot be written: Intigriti naming another issue means relinking.
+            # A Jira key cannot be written: Intigriti naming another issue means relinking,
+            # but only when a human changed Intigriti's reference. (Under to_jira a moved
+            # Jira key would otherwise send syncd after the old key forever.)
+            if i == b:
+                self.note(field, f"Jira key is now {j}; direction to_jira leaves Intigriti alone")
+                return
             reason = f"Intigriti internal reference names {i}, the link is to {j}"
             self.note(field, f"{reason}; relinking to {i}")
             if decision.conflict is not None:

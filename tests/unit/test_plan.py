@@ -508,8 +508,26 @@ def test_reference_directions() -> None:
                                                                        "to_jira"))
     assert to_j.actions == ()
     assert any("to_jira" in n for n in to_j.notes)
+    # to_jira: a human naming another issue in Intigriti relinks ...
+    to_j_typed = run(link(), typed, iss(), with_rule("internal_reference", "to_jira"))
+    assert [type(a) for a in to_j_typed.actions] == [AdoptIssue]
+    # ... but a moved Jira key is not chased back to the old key.
     moved = run(link(), sub(), iss(key="APP-1"), with_rule("internal_reference", "to_jira"))
-    assert [type(a) for a in moved.actions] == [AdoptIssue]  # Jira must follow: relink
+    assert moved.actions == ()
+    assert any("APP-1" in n for n in moved.notes)
+
+
+def test_adopting_an_old_key_of_a_moved_issue_settles() -> None:
+    # A human typed SEC-1, the issue's key before it moved to APP-3; Jira resolves SEC-1 to
+    # it. With the requested key as base, the next plan writes the current key back.
+    typed = sub(internal_reference="SEC-1")
+    lnk = link(reference=None, issue_key="APP-3")
+    first = run(lnk, typed, iss(key="APP-3"))
+    assert [type(a) for a in first.actions] == [RecordConflict, SetIntigritiReference]
+    adopted = link(reference=bases_after_adopt("SEC-1").internal_reference, issue_key="APP-3")
+    after = run(adopted, typed, iss(key="APP-3"))
+    assert [type(a) for a in after.actions] == [SetIntigritiReference]
+    assert after.actions[0].reference == "APP-3"  # type: ignore[union-attr]
 
 
 # -- creation -------------------------------------------------------------------------------
