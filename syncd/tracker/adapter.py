@@ -39,7 +39,7 @@ from syncd.errors import (
     NotAllowed,
     NotFound,
     Rejected,
-    TransientError,
+    RemoteError,
 )
 from syncd.quota import TokenBucket
 from syncd.records import Issue, IssueBatch, ItemFailure, NewIssue
@@ -335,10 +335,9 @@ class JiraAdapter:
             try:
                 return float(cvss)
             except ValueError:
-                raise Rejected(
-                    f"CVSS field {info.name!r} is numeric; {cvss!r} is not a number",
-                    system="jira",
-                ) from None
+                # A vector cannot go into a score field; the rest of the write still can.
+                log.warning("jira_cvss_not_numeric", field=info.id)
+                return None
         return cvss
 
     def create_issue(self, new: NewIssue) -> Issue:
@@ -362,8 +361,9 @@ class JiraAdapter:
         if new.priority:
             fields["priority"] = {"name": self.catalog.priority_name(new.priority)}
         info = self.catalog.cvss_field()
-        if new.cvss and info is not None:
-            fields[info.id] = self._cvss_value(new.cvss)
+        cvss_value = self._cvss_value(new.cvss) if new.cvss else None
+        if cvss_value is not None and info is not None:
+            fields[info.id] = cvss_value
         tag = {"submission": new.submission_code}
         body = {"fields": fields, "properties": [{"key": self.options.property_key, "value": tag}]}
         route = "POST /issue"
@@ -400,9 +400,11 @@ class JiraAdapter:
                     body=tag,
                 )
             return self._parse(raw)
-        except (TransientError, NotFound) as exc:
+        except RemoteError as exc:
+            # The issue exists (we have its id); the caller's tag lookup will find it.
             raise AmbiguousWrite(
-                f"created issue {created.get('key')} but could not read it back ({exc})",
+                f"created issue {created.get('key')} but could not read it back"
+                f" ({type(exc).__name__})",
                 system="jira",
                 route="GET /issue/{id}",
             ) from None
@@ -410,8 +412,9 @@ class JiraAdapter:
     def set_priority(self, issue_id: str, priority: str, cvss: str | None) -> None:
         fields: dict[str, Any] = {"priority": {"name": self.catalog.priority_name(priority)}}
         info = self.catalog.cvss_field()
-        if cvss is not None and info is not None:
-            fields[info.id] = self._cvss_value(cvss)
+        cvss_value = self._cvss_value(cvss) if cvss is not None else None
+        if cvss_value is not None and info is not None:
+            fields[info.id] = cvss_value
         self._transport.request(
             Call("PUT /issue/{id}", True, write_issue=issue_id),
             "PUT",
@@ -474,6 +477,9 @@ class JiraAdapter:
             ) from None
 
     def transition_to(self, issue_id: str, status: str, resolution: str | None) -> None:
+        """Move along the shortest known path; no-op when already in ``status`` (whatever
+        the resolution: it is only set on the way in). ``resolution`` is set on the last
+        hop when that transition's screen has the field."""
         current, project_id, type_id = self._status_of(issue_id)
         if _same(current, status):
             return

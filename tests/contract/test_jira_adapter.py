@@ -433,3 +433,14 @@ def test_burst_429_pauses_only_that_endpoint(fresh: JiraSimulator) -> None:
     assert sleeps.calls[0] == 4.0
     assert "demo-api-token" not in repr(logs)
     adapter.close()
+
+
+def test_numeric_cvss_field_takes_scores_and_skips_vectors(fresh: JiraSimulator) -> None:
+    adapter, _ = make_adapter(fresh, cvss_field="cvss score")
+    created = adapter.create_issue(new_issue(unique_code(), cvss="CVSS:3.1/AV:N"))
+    assert "customfield_10051" not in fresh.control.issue(created.key)["custom"]
+    adapter.set_priority(created.id, "Medium", "7.5")
+    stored = fresh.control.issue(created.key)
+    assert (stored["priority"], stored["custom"]["customfield_10051"]) == ("Medium", 7.5)
+    assert adapter.get_issue(created.id).cvss == "7.5"
+    adapter.close()
