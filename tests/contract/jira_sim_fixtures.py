@@ -61,7 +61,7 @@ def client(jira_sim: JiraSimulator, control: JiraControl) -> Iterator[jira.JIRA]
     """A ``jira.JIRA`` (REST v2) against the freshly reset simulator."""
     jira_client = make_jira(jira_sim.base_url)
     yield jira_client
-    jira_client.close()
+    jira_client.close()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def test_rate_limit_storm_and_library_error(client: jira.JIRA, control: JiraCont
     with pytest.raises(jira.JIRAError) as limited:
         client.myself()
     assert limited.value.status_code == 429
+    assert limited.value.response is not None
     assert limited.value.response.headers["Retry-After"] == "7"
     with pytest.raises(jira.JIRAError):
         client.myself()

@@ -218,6 +218,7 @@ def test_human_edits_show_up(client: jira.JIRA, control: JiraControl) -> None:
     control.set_labels(issue.key, ["triaged"])
     fetched = client.issue(issue.key)
     assert fetched.fields.status.name == "Won't Do"
+    assert fetched.fields.resolution is not None
     assert fetched.fields.resolution.name == "Won't Do"
     assert fetched.fields.priority.name == "Lowest"
     assert fetched.fields.labels == ["triaged"]

@@ -319,14 +319,19 @@ class Renderer:
             "author": self.user_by_id(group.author_id),
             "created": self.when(group.created),
             "items": [
+                # The document's ChangeDetails is not nullable: empty sides are left out.
                 {
-                    "field": item.field,
-                    "fieldtype": item.fieldtype,
-                    "fieldId": item.field_id,
-                    "from": item.from_value,
-                    "fromString": item.from_string,
-                    "to": item.to_value,
-                    "toString": item.to_string,
+                    key: value
+                    for key, value in (
+                        ("field", item.field),
+                        ("fieldtype", item.fieldtype),
+                        ("fieldId", item.field_id),
+                        ("from", item.from_value),
+                        ("fromString", item.from_string),
+                        ("to", item.to_value),
+                        ("toString", item.to_string),
+                    )
+                    if value is not None
                 }
                 for item in group.items
             ],
