@@ -204,8 +204,8 @@ class Store:
             updated_at = int(fields.get("updated_at") or created_at)
             status = enums.SUBMISSION_STATUS.canonical(str(fields.get("status") or "Triage"))
             close_reason = fields.get("close_reason")
-            if status == "Closed" and close_reason is None:
-                close_reason = "Resolved"
+            if status in _CLOSED and close_reason is None:
+                close_reason = enums.CLOSE_DEFAULT_REASON
             vector = fields.get("vector", vtype[3] if "severity" not in fields else None)
             severity_id, vector, score = _resolve_severity(fields.get("severity"), vector)
             researcher = str(fields.get("submitter") or rng.choice(_RESEARCHERS))
@@ -483,11 +483,11 @@ class Store:
             reason = enums.CLOSE_REASON.canonical(str(close_reason)) if close_reason else None
         except KeyError as exc:
             raise ApiError(400, "invalid_enum", str(exc.args[0])) from None
-        if status == "Closed" and reason is None:
-            reason = enums.CLOSE_DEFAULT_REASON
+        if status in _CLOSED and reason is None:
+            reason = sub.close_reason or enums.CLOSE_DEFAULT_REASON
         now = self.clock.epoch()
         sub.status = status
-        sub.close_reason = reason if status in ("Closed", "Archived") else None
+        sub.close_reason = reason if status in _CLOSED else None
         for name, stamp in STATUS_STAMPS.items():
             if _reached(status, name):
                 sub.stamps[stamp] = sub.stamps[stamp] or now
@@ -518,6 +518,7 @@ _EDIT_FIELDS = frozenset(
         "internal_reference_url", "title", "message",
     }
 )
+_CLOSED = ("Closed", "Archived")
 _ORDER = ("Draft", "Triage", "Pending", "Accepted", "Closed", "Archived")
 
 
