@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncd.records import Submission, SubmissionReport
 from syncd.sync.content import (
@@ -259,3 +262,23 @@ def test_pathological_escaper_still_respects_the_limit() -> None:
     report = SubmissionReport(poc_description="y" * 5000, asset="z" * 400)
     new = build_new_issue(sub(report=report), M, project="SEC", escape=bloat)
     assert utf16_len(new.description) <= DESCRIPTION_LIMIT
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    title=st.text(),
+    poc=st.text(max_size=2000),
+    asset=st.none() | st.text(max_size=600),
+    repeat=st.integers(min_value=1, max_value=40),
+)
+def test_any_text_gives_a_valid_issue(title: str, poc: str, asset: str | None, repeat: int) -> None:
+    report = SubmissionReport(poc_description=poc * repeat, asset=asset, impact=title)
+    new = build_new_issue(sub(title=title, report=report), M, project="SEC", escape=escape_wiki)
+    assert utf16_len(new.summary) <= SUMMARY_LIMIT
+    assert new.summary.startswith("[ACME-1] ")
+    assert all(unicodedata.category(ch) not in {"Cc", "Cf", "Cs"} for ch in new.summary)
+    assert utf16_len(new.description) <= DESCRIPTION_LIMIT
+    new.description.encode("utf-8")
+    visible = outside_noformat(new.description)  # blocks balanced
+    assert "\x1b" not in new.description
+    assert visible.count("[") == visible.count("]")  # only syncd's own links
