@@ -11,7 +11,14 @@ import pytest
 import structlog
 from jira_adapter_fixtures import api_counts, issues_tagged, make_adapter, new_issue, unique_code
 
-from syncd.errors import AmbiguousWrite, CredentialError, NotFound, Rejected, TransientError
+from syncd.errors import (
+    AmbiguousWrite,
+    CredentialError,
+    NotAllowed,
+    NotFound,
+    Rejected,
+    TransientError,
+)
 from syncd.simulators.jira import JiraSimulator, JiraSimulatorOptions
 from syncd.tracker import JiraAdapter
 
@@ -444,3 +451,19 @@ def test_numeric_cvss_field_takes_scores_and_skips_vectors(fresh: JiraSimulator)
     assert (stored["priority"], stored["custom"]["customfield_10051"]) == ("Medium", 7.5)
     assert adapter.get_issue(created.id).cvss == "7.5"
     adapter.close()
+
+
+def test_400_carries_jiras_messages_and_403_is_not_allowed(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    code = unique_code()
+    with pytest.raises(Rejected) as caught:
+        adapter.create_issue(new_issue(code, labels=("x" * 300,)))
+    assert caught.value.status == 400
+    assert "255 characters" in str(caught.value)
+    assert issues_tagged(fresh, code) == []
+    created = adapter.create_issue(new_issue(code))
+    fresh.control.fail_next(f"PUT /rest/api/2/issue/{created.id}", status=403)
+    with pytest.raises(NotAllowed):
+        adapter.set_priority(created.id, "Low", None)
+    assert api_counts(fresh)[PUT_ISSUE] == 1  # a 403 is not retried
