@@ -198,7 +198,9 @@ def assign_issue(ctx: Ctx) -> Resp:
     body = ctx.json()
     if not isinstance(body, dict):
         raise ApiError(400, [INVALID_PAYLOAD])
-    ctx.state.edit_issue(ctx.me, _issue(ctx), {"fields": {"assignee": body or None}}, "2")
+    # {"accountId": null} (or {"name": null} on DC) unassigns.
+    assignee = body if any(value is not None for value in body.values()) else None
+    ctx.state.edit_issue(ctx.me, _issue(ctx), {"fields": {"assignee": assignee}}, "2")
     return Resp(204)
 
 

@@ -152,7 +152,8 @@ class JiraApp:
         storm = fired.get("rate_limit")
         if storm is not None:
             retry_after = storm.retry_after if storm.retry_after is not None else 1
-            await self._send(send, _rate_limited(RateLimitHit(storm.reason, 100, retry_after)))
+            hit = RateLimitHit(storm.reason, 100, retry_after)
+            await self._send(send, _rate_limited(hit, self.state.settings.cloud))
             return
         error = fired.get("error")
         if error is not None:
@@ -229,7 +230,7 @@ class JiraApp:
                     "jira-per-issue-on-write",
                 )
         if hit is not None:
-            return _rate_limited(hit)
+            return _rate_limited(hit, settings.cloud)
         ctx = Ctx(
             state=self.state,
             method=method,
@@ -279,9 +280,9 @@ class JiraApp:
         raise DroppedConnection("connection dropped after a committed write (injected fault)")
 
 
-def _rate_limited(hit: RateLimitHit) -> Resp:
+def _rate_limited(hit: RateLimitHit, cloud: bool) -> Resp:
     return Resp(
         429,
         {"errorMessages": ["Rate limit exceeded."], "errors": {}},
-        hit.headers(),
+        hit.headers(cloud=cloud),
     )

@@ -50,8 +50,18 @@ class RateLimitHit:
     reason: str
     limit: int
     retry_after: int
+    fill_rate: float = 1.0
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, *, cloud: bool = True) -> dict[str, str]:
+        if not cloud:
+            # Data Center's token bucket names (the jira library logs exactly these).
+            return {
+                "Retry-After": str(self.retry_after),
+                "X-RateLimit-Limit": str(self.limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Interval-Seconds": "1",
+                "X-RateLimit-FillRate": f"{self.fill_rate:g}",
+            }
         reset = datetime.now(UTC) + timedelta(seconds=self.retry_after)
         return {
             "Retry-After": str(self.retry_after),
@@ -85,7 +95,7 @@ class RateLimiter:
             wait = bucket.take(now)
             if wait <= 0:
                 return None
-            return RateLimitHit(reason, capacity, max(1, math.ceil(wait)))
+            return RateLimitHit(reason, capacity, max(1, math.ceil(wait)), refill)
 
 
 @dataclass

@@ -12,6 +12,7 @@ issue at all when it was created within the lag), unless the issue id is listed 
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -292,7 +293,23 @@ class JiraState:
             for item in raw
         ):
             raise ApiError(400, [INVALID_PAYLOAD])
+        for item in raw:
+            self._check_property(item["key"], json.dumps(item["value"]).encode())
         return {item["key"]: item["value"] for item in raw}
+
+    def _check_property(self, key: str, raw: bytes) -> None:
+        if len(key) > MAX_PROPERTY_KEY:
+            raise ApiError(
+                400, [f"The property key can not be longer than {MAX_PROPERTY_KEY} characters."]
+            )
+        if len(raw) > self.settings.property_max_bytes:
+            raise ApiError(
+                400,
+                [
+                    "The property value has exceeded the maximum size of "
+                    f"{self.settings.property_max_bytes} bytes."
+                ],
+            )
 
     def _project_from(self, value: Any, errors: dict[str, str]) -> Project | None:
         if isinstance(value, Mapping):
@@ -607,18 +624,7 @@ class JiraState:
     def set_property(self, issue: Issue, key: str, raw: bytes, value: Any) -> bool:
         """Store a property; return True when it was created (201), False when updated."""
         with self.lock:
-            if len(key) > MAX_PROPERTY_KEY:
-                raise ApiError(
-                    400, [f"The property key can not be longer than {MAX_PROPERTY_KEY} characters."]
-                )
-            if len(raw) > self.settings.property_max_bytes:
-                raise ApiError(
-                    400,
-                    [
-                        "The property value has exceeded the maximum size of "
-                        f"{self.settings.property_max_bytes} bytes."
-                    ],
-                )
+            self._check_property(key, raw)
             self._before_change(issue)
             created = key not in issue.core.properties
             issue.core.properties[key] = value
