@@ -58,6 +58,8 @@ class JiraOptions:
             raise ConfigError("jira.property_key must be letters, digits, '.', '_' or '-'")
         if self.timeout_seconds <= 0 or self.requests_per_minute <= 0:
             raise ConfigError("jira.timeout_seconds and jira.requests_per_minute must be > 0")
+        if self.deployment not in ("auto", "cloud", "datacenter"):
+            raise ConfigError("jira.deployment must be auto, cloud or datacenter")
         if self.retry_attempts < 1:
             raise ConfigError("jira.retry_attempts must be at least 1")
 

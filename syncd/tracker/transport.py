@@ -12,7 +12,8 @@ multiply with ours. Our layer (tenacity) retries:
 
 * 429 (any method: the server did not process it) after ``Retry-After`` /
   ``X-RateLimit-Reset``, pausing the scope named by ``RateLimit-Reason``;
-* 5xx, timeouts and dropped connections only for idempotent calls;
+* 5xx (503 with Retry-After: after it), timeouts and dropped connections only for
+  idempotent calls;
 * a connection that was never established (connect timeout, refused) for every call.
 
 A non-idempotent call that may have reached the server raises ``AmbiguousWrite``.
@@ -267,6 +268,15 @@ class Transport:
                 issue=call.write_issue,
             )
             if status == 503:
+                if not call.idempotent:
+                    # Unlike a 429, a 503 may come from a proxy after Jira committed the
+                    # write: never re-send a create blindly.
+                    return AmbiguousWrite(
+                        f"{text}; the write may have been applied",
+                        system=_SYSTEM,
+                        route=call.route,
+                        status=status,
+                    )
                 return _Busy(text, retry_after=hint.seconds, route=call.route)
             return RateLimited(text, retry_after=hint.seconds, system=_SYSTEM, route=call.route)
         if status == 401:

@@ -467,3 +467,31 @@ def test_400_carries_jiras_messages_and_403_is_not_allowed(
     with pytest.raises(NotAllowed):
         adapter.set_priority(created.id, "Low", None)
     assert api_counts(fresh)[PUT_ISSUE] == 1  # a 403 is not retried
+
+
+def test_503_with_retry_after_on_a_create_is_ambiguous(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    fresh.control.fail_next("POST /rest/api/2/issue", status=503, retry_after=1)
+    with pytest.raises(AmbiguousWrite):
+        adapter.create_issue(new_issue(unique_code()))
+    assert api_counts(fresh)[CREATE] == 1
+
+
+def test_503_with_retry_after_on_a_read_waits_and_retries(fresh: JiraSimulator) -> None:
+    adapter, sleeps = make_adapter(fresh)
+    adapter.warm_up()
+    fresh.control.fail_next("GET /rest/api/2/search/jql", status=503, retry_after=1)
+    assert adapter.changed_issues(None).failures == ()
+    assert sleeps.calls[0] == 1.0
+    assert api_counts(fresh)[SEARCH_JQL] == 2
+    adapter.close()
+
+
+def test_forced_cloud_mode_skips_server_info(fresh: JiraSimulator) -> None:
+    adapter, _ = make_adapter(fresh, deployment="cloud", cvss_field=None)
+    adapter.changed_issues(None)
+    counts = api_counts(fresh)
+    assert "GET /rest/api/2/serverInfo" not in counts
+    assert counts[SEARCH_JQL] >= 1
+    adapter.close()
