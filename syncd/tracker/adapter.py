@@ -602,6 +602,7 @@ class JiraAdapter:
             reachable={
                 name: reachable_from(graph, name) for name in statuses if graph.explored(name)
             },
+            explored=frozenset(name for name in statuses if graph.explored(name)),
         )
 
     def _sample_one(self, graph: WorkflowGraph, project_id: str, type_id: str, status: str) -> bool:

@@ -340,6 +340,7 @@ def test_describe_project(fresh: JiraSimulator, adapter: JiraAdapter) -> None:
     assert schema.reachable["To Do"] >= {"In Progress", "In Review", "Done", "Won't Do"}
     assert "To Do" in schema.reachable["Done"]
     assert "Duplicate" not in schema.reachable  # no issue sits there: unknown, not a dead end
+    assert schema.explored == {"To Do", "In Progress", "In Review", "Done"}
     # Read-only: describing moved nothing.
     assert sorted(i["status"] for i in fresh.control.issues("DESC")) == sorted(
         ["To Do", "In Progress", "In Review", "Done"]
