@@ -53,6 +53,12 @@ def test_create_validation_errors_use_jira_shape(api: httpx.Client) -> None:
     )
     assert bad_priority.json()["errors"] == {"priority": "Priority name 'Urgent' is not valid"}
     assert api.post("/rest/api/2/issue", content=b"{not json").status_code == 400
+    long_description = api.post(
+        "/rest/api/2/issue",
+        json={"fields": {"project": {"key": "SEC"}, "issuetype": {"id": "10001"},
+                         "summary": "x", "description": "d" * 32768}},
+    )
+    assert "32,767" in long_description.json()["errors"]["description"]
 
 
 def test_create_with_properties_and_custom_fields(api: httpx.Client, control: JiraControl) -> None:

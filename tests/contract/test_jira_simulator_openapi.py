@@ -46,6 +46,7 @@ USED_PATHS = (
     "/rest/api/3/status",
     "/rest/api/3/resolution",
     "/rest/api/3/project/{projectIdOrKey}",
+    "/rest/api/3/project/{projectIdOrKey}/statuses",
     "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes",
     "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
     "/rest/api/3/issue",
@@ -232,6 +233,10 @@ def test_bootstrap_routes(check: Checker) -> None:
     check.call("GET", "/resolution", expect=200)
     project = check.call("GET", "/project/SEC", expect=200, params={"expand": "issueTypes"})
     assert [t["name"] for t in project["issueTypes"]] == ["Task", "Bug"]
+    statuses = check.call("GET", "/project/SEC/statuses", expect=200)
+    assert {s["name"] for s in statuses[0]["statuses"]} == {
+        "To Do", "In Progress", "In Review", "Done", "Won't Do", "Duplicate"
+    }
     check.call("GET", "/issue/createmeta/SEC/issuetypes", expect=200)
     check.call("GET", "/issue/createmeta/SEC/issuetypes/10001", expect=200)
 

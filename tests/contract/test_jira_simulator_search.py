@@ -144,6 +144,16 @@ def test_jql_subset(api: httpx.Client, control: JiraControl) -> None:
     ]
 
 
+def test_property_jql_can_be_switched_off_like_an_unindexed_cloud_site(
+    api: httpx.Client, control: JiraControl
+) -> None:
+    control.create_issue("SEC", "p", properties={"syncd": {"code": "C-9"}})
+    control.configure(property_jql=False)
+    response = _search(api, 'issue.property[syncd].code = "C-9"')
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["errorMessages"][0]
+
+
 @pytest.mark.parametrize(
     ("jql", "message"),
     [

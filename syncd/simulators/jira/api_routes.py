@@ -100,6 +100,28 @@ def project(ctx: Ctx) -> Resp:
     return Resp(200, ctx.renderer.project(ctx.state.project(ctx.params["projectIdOrKey"])))
 
 
+def project_statuses(ctx: Ctx) -> Resp:
+    project = ctx.state.project(ctx.params["projectIdOrKey"])
+    renderer = ctx.renderer
+    used = {t.to_status_id for t in project.workflow} | {
+        s for t in project.workflow for s in t.from_status_ids
+    }
+    listed = [renderer.status(s) for s in STATUSES if s.id in used]
+    return Resp(
+        200,
+        [
+            {
+                "self": f"{renderer.api}/issuetype/{issue_type.id}",
+                "id": issue_type.id,
+                "name": issue_type.name,
+                "subtask": False,
+                "statuses": listed,
+            }
+            for issue_type in ISSUE_TYPE_BY_ID.values()
+        ],
+    )
+
+
 def priorities(ctx: Ctx) -> Resp:
     return Resp(200, [ctx.renderer.priority(p) for p in PRIORITIES])
 
@@ -595,6 +617,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/field", fields),
     ("GET", "/project", projects),
     ("GET", "/project/{projectIdOrKey}", project),
+    ("GET", "/project/{projectIdOrKey}/statuses", project_statuses),
     ("GET", "/priority", priorities),
     ("GET", "/status", statuses),
     ("GET", "/resolution", resolutions),

@@ -190,7 +190,7 @@ class JiraControl:
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings: search_lag_seconds, deployment_type, burst_capacity,
         burst_refill_per_second, issue_write_capacity, issue_write_refill_per_second,
-        property_max_bytes, remote_link_cap."""
+        property_max_bytes, remote_link_cap, property_jql."""
         result: dict[str, Any] = self._call("PUT", "/settings", settings)
         return result
 

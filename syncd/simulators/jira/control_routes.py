@@ -300,6 +300,8 @@ class ControlApi:
         with self.state.lock:
             for name, value in body.items():
                 current = getattr(self.state.settings, name)
+                if isinstance(current, bool) and not isinstance(value, bool):
+                    raise ApiError(400, [f"setting {name} takes true or false"])
                 setattr(self.state.settings, name, type(current)(value))
         return Resp(200, asdict(self.state.settings))
 

@@ -22,6 +22,8 @@ from syncd.simulators.jira.model import ChangeItem, IssueCore, Text
 
 MAX_SUMMARY = 255
 MAX_TEXT_FIELD = 255
+MAX_LONG_TEXT = 32767  # description and comment bodies
+TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
 
 
 @dataclass
@@ -43,11 +45,16 @@ def parse_text(value: Any, version: str, field_name: str, result: EditResult) ->
         if not is_adf_document(value):
             result.errors[field_name] = ADF_ERROR
             return None
-        return Text(adf_to_text(value), value)
-    if not isinstance(value, str):
+        text = Text(adf_to_text(value), value)
+    elif not isinstance(value, str):
         result.errors[field_name] = "Operation value must be a string"
         return None
-    return Text(value)
+    else:
+        text = Text(value)
+    if len(text.wiki) > MAX_LONG_TEXT:
+        result.errors[field_name] = TOO_LONG
+        return None
+    return text
 
 
 def _lookup_named(value: Any, catalog: tuple[Named, ...]) -> Named | None:

@@ -44,6 +44,8 @@ class Resolver(Protocol):
 
     def project_key_of(self, project_id: int) -> str: ...
 
+    def properties_searchable(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Compiled:
@@ -105,6 +107,8 @@ class _Compiler:
         name = clause.field.lower()
         op = clause.operator
         if _PROPERTY.match(clause.field):
+            if not self._resolver.properties_searchable():
+                raise _no_field(clause.field)
             return self._property(clause)
         if name == "project":
             return self._project(clause)

@@ -69,6 +69,9 @@ class Settings:
     burst_refill_per_second: float = 1000.0
     issue_write_capacity: int = 100
     issue_write_refill_per_second: float = 50.0
+    # Jira Cloud indexes only entity properties an app declares; False makes
+    # ``issue.property[...]`` JQL answer 400 as such a site does.
+    property_jql: bool = True
 
     @property
     def cloud(self) -> bool:
@@ -194,6 +197,9 @@ class JiraState:
     def issue_ids_for_key(self, ref: str) -> set[int] | None:
         issue_id = self.keys.get(ref.upper())
         return None if issue_id is None else {issue_id}
+
+    def properties_searchable(self) -> bool:
+        return self.settings.property_jql
 
     def project_key_of(self, project_id: int) -> str:
         return self.projects[project_id].key
