@@ -610,7 +610,16 @@ class JiraAdapter:
         raws = self._search_sample(query)
         if not raws:
             return False
-        self._learn_live(graph, str(raws[0]["id"]), status)
+        sample = str(raws[0]["id"])
+        probe = WorkflowGraph()
+        self._learn_live(probe, sample, status)
+        # Search is eventually consistent: the sample may have moved on. Keep what we
+        # read only if a direct (strong) read still shows it in that status.
+        now = self._read_raw(sample, ["status"]).get("fields") or {}
+        if not _same(str((now.get("status") or {}).get("name") or ""), status):
+            log.info("jira_workflow_sample_moved", issue=sample, status=status)
+            return False
+        graph.learn(status, probe.out(status))
         return True
 
     def _search_sample(self, query: str) -> list[Mapping[str, Any]]:

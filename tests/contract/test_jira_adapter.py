@@ -496,3 +496,19 @@ def test_forced_cloud_mode_skips_server_info(fresh: JiraSimulator) -> None:
     assert "GET /rest/api/2/serverInfo" not in counts
     assert counts[SEARCH_JQL] >= 1
     adapter.close()
+
+
+def test_a_stale_search_sample_does_not_teach_a_wrong_workflow(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    fresh.control.add_project("STALE")
+    made = fresh.control.create_issue("STALE", "sample", issuetype="Bug", status="In Progress")
+    fresh.control.set_search_lag(300)
+    fresh.control.settle_search()  # the index has seen it in In Progress ...
+    fresh.control.set_status(made["key"], "Done", resolution="Done")  # ... not in Done
+    with structlog.testing.capture_logs() as logs:
+        schema = adapter.describe_project("STALE")
+    # Search said "In Progress", the issue is in Done: its transitions are Done's, not
+    # In Progress's, so nothing is learned for In Progress.
+    assert "In Progress" not in schema.explored
+    assert any(e["event"] == "jira_workflow_sample_moved" for e in logs)
