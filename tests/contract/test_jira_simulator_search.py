@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -264,3 +265,49 @@ def test_data_center_mode_uses_offset_search(dc_sim: JiraSimulator) -> None:
     assert raw.status_code == 404
     myself = dc.myself()
     assert myself["name"] == "syncd" and "accountId" not in myself
+
+
+def test_more_of_the_jql_subset(api: httpx.Client, control: JiraControl) -> None:
+    high = control.create_issue(
+        "SEC", "high", priority="High", fields={"customfield_10051": 9.1}, labels=["a"]
+    )["key"]
+    low = control.create_issue(
+        "SEC", "low", priority="Low", fields={"customfield_10050": "CVSS:3.1/AV:L"}
+    )["key"]
+    done = control.create_issue("SEC", "done", status="Done")["key"]
+    cases = {
+        '"CVSS Score" > 7': [high],
+        "cf[10050] ~ AV:L": [low],
+        "project = SEC AND NOT (priority in (High, Low))": [done],
+        "project = SEC AND statusCategory = Done": [done],
+        "project = SEC AND resolution = Done": [done],
+        "project = SEC AND resolution is not EMPTY": [done],
+        "project = SEC AND labels is EMPTY ORDER BY key ASC": [low, done],
+        f"issuekey != {high} AND project = SEC ORDER BY key DESC": [done, low],
+        "project = SEC AND (priority = High OR priority = Low) ORDER BY priority DESC": [high, low],
+        "project = 'SEC' AND status NOT IN ('To Do') ": [done],
+    }
+    for jql, expected in cases.items():
+        assert _keys(_search(api, jql)) == expected, jql
+
+
+def test_concurrent_creates_get_unique_keys(jira_sim: JiraSimulator, control: JiraControl) -> None:
+    def create_many(worker: int) -> list[str]:
+        with httpx.Client(
+            base_url=jira_sim.base_url, headers={"Authorization": basic_header()}, timeout=10
+        ) as http:
+            keys = []
+            for n in range(20):
+                response = http.post(
+                    "/rest/api/2/issue",
+                    json={"fields": {"project": {"key": "SEC"}, "issuetype": {"name": "Task"},
+                                     "summary": f"w{worker}-{n}"}},
+                )
+                assert response.status_code == 201
+                keys.append(response.json()["key"])
+            return keys
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        created = [key for keys in pool.map(create_many, range(6)) for key in keys]
+    assert len(set(created)) == 120
+    assert len(control.issues("SEC")) == 120
