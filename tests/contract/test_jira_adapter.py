@@ -14,6 +14,7 @@ from jira_adapter_fixtures import api_counts, issues_tagged, make_adapter, new_i
 from syncd.errors import (
     AmbiguousWrite,
     CredentialError,
+    MalformedResponse,
     NotAllowed,
     NotFound,
     Rejected,
@@ -512,3 +513,15 @@ def test_a_stale_search_sample_does_not_teach_a_wrong_workflow(
     # In Progress's, so nothing is learned for In Progress.
     assert "In Progress" not in schema.explored
     assert any(e["event"] == "jira_workflow_sample_moved" for e in logs)
+
+
+def test_truncated_answers(fresh: JiraSimulator, adapter: JiraAdapter) -> None:
+    code = unique_code()
+    fresh.control.malformed("POST /rest/api/2/issue")
+    with pytest.raises(AmbiguousWrite):  # the create was applied; its answer is unreadable
+        adapter.create_issue(new_issue(code))
+    found = adapter.find_by_submission(code)
+    assert found is not None
+    fresh.control.malformed("GET /rest/api/2/search/jql")
+    with pytest.raises(MalformedResponse):
+        adapter.changed_issues(None)
