@@ -97,6 +97,7 @@ class JiraAdapter:
         self._recent: OrderedDict[int, None] = OrderedDict()  # ids we wrote, newest last
         self._no_sample: dict[tuple[str, str, str], float] = {}
         self._property_jql: bool | None = None  # None: not tried yet
+        self._statuses: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -484,6 +485,10 @@ class JiraAdapter:
         if _same(current, status):
             return
         wanted = self.catalog.resolution_name(resolution) if resolution else None
+        known = self._project_statuses(self.catalog.project(project_id), type_id)
+        if not any(_same(name, status) for name in known):
+            # Refuse before moving anything (exploring would walk the whole workflow).
+            raise Rejected(f"the workflow has no status {status!r}", system="jira")
         graph = self.catalog.graph(project_id, type_id)
         max_hops = max(10, 3 * (len(graph.statuses()) + 1))
         relearned: set[str] = set()
@@ -511,6 +516,9 @@ class JiraAdapter:
                     )
                 frontier = unexplored_frontier(graph, current)
                 if not frontier:
+                    log.warning(
+                        "jira_transition_no_path", issue=issue_id, current=current, target=status
+                    )
                     raise NotAllowed(
                         f"no transition path from {current!r} to {status!r}", system="jira"
                     )
@@ -556,6 +564,14 @@ class JiraAdapter:
     # -- start-up validation -----------------------------------------------------------
 
     def _project_statuses(self, project: ProjectInfo, type_id: str) -> frozenset[str]:
+        """Status names of this project's workflow for the issue type (cached)."""
+        cached = self._statuses.get((project.id, type_id))
+        if cached is None:
+            cached = self._fetch_project_statuses(project, type_id)
+            self._statuses[(project.id, type_id)] = cached
+        return cached
+
+    def _fetch_project_statuses(self, project: ProjectInfo, type_id: str) -> frozenset[str]:
         route = "GET /project/{key}/statuses"
         try:
             raw = self._transport.request(

@@ -525,3 +525,13 @@ def test_truncated_answers(fresh: JiraSimulator, adapter: JiraAdapter) -> None:
     fresh.control.malformed("GET /rest/api/2/search/jql")
     with pytest.raises(MalformedResponse):
         adapter.changed_issues(None)
+
+
+def test_moving_to_a_status_the_workflow_lacks_moves_nothing(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    created = adapter.create_issue(new_issue(unique_code()))
+    with pytest.raises(Rejected, match="no status 'Blocked'"):
+        adapter.transition_to(created.id, "Blocked", None)
+    assert TRANSITION not in api_counts(fresh)
+    assert fresh.control.issue(created.key)["status"] == "To Do"
