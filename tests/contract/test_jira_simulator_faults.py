@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import httpx
 import jira
@@ -171,3 +172,26 @@ def test_auth_basic_bearer_and_401(jira_sim: JiraSimulator, control: JiraControl
     assert other.json()["timeZone"] == "Europe/Brussels"
     # serverInfo answers without credentials, as Jira does.
     assert httpx.get(f"{jira_sim.base_url}/rest/api/2/serverInfo").status_code == 200
+
+
+def test_revoked_token_gets_401_and_zone_changes_apply(
+    api: httpx.Client, control: JiraControl
+) -> None:
+    control.add_user("temp@example.com", api_token="t-1")
+    headers = {"Authorization": basic_header("temp@example.com", "t-1")}
+    assert api.get("/rest/api/2/myself", headers=headers).status_code == 200
+    control.update_user("temp@example.com", time_zone="Asia/Kolkata")
+    assert api.get("/rest/api/2/myself", headers=headers).json()["timeZone"] == "Asia/Kolkata"
+    control.revoke_api_token("temp@example.com")
+    assert api.get("/rest/api/2/myself", headers=headers).status_code == 401
+
+
+def test_clock_offset_moves_the_sites_now(api: httpx.Client, control: JiraControl) -> None:
+    control.configure(clock_offset_seconds=-7200)
+    key = control.create_issue("SEC", "two hours behind")["key"]
+    assert api.post(
+        "/rest/api/2/search/jql", json={"jql": f"key = {key} AND updated >= -1h"}
+    ).json()["issues"] != []  # "-1h" is measured on the site's clock
+    created = control.issue(key)["created"]
+    lag = datetime.now(UTC) - datetime.fromisoformat(created)
+    assert 7100 < lag.total_seconds() < 7300

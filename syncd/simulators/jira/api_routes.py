@@ -28,7 +28,7 @@ from syncd.simulators.jira.jql_eval import compile_query
 from syncd.simulators.jira.jql_parse import JqlError, parse
 from syncd.simulators.jira.model import Issue
 from syncd.simulators.jira.render import requested_fields
-from syncd.simulators.jira.timefmt import format_jira, utc_now
+from syncd.simulators.jira.timefmt import format_jira
 
 SEARCH_REMOVED = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
@@ -65,7 +65,7 @@ def _issue(ctx: Ctx) -> Issue:
 def server_info(ctx: Ctx) -> Resp:
     cloud = ctx.state.settings.cloud
     numbers, version, build = CLOUD_VERSION if cloud else DC_VERSION
-    now = utc_now()
+    now = ctx.state.now()
     body: dict[str, Any] = {
         "baseUrl": ctx.base,
         "displayUrl": ctx.base,
@@ -452,7 +452,7 @@ def _compile(ctx: Ctx, jql: Any) -> Any:
     try:
         query = parse(jql or "")
         user = ctx.me
-        return compile_query(query, ctx.state, user.zone, utc_now())
+        return compile_query(query, ctx.state, user.zone, ctx.state.now())
     except JqlError as error:
         raise ApiError(400, [str(error)]) from None
 

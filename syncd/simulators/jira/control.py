@@ -68,6 +68,17 @@ class JiraControl:
         result: dict[str, str] = self._call("POST", "/users", body)
         return result["accountId"]
 
+    def update_user(self, email: str, **changes: str | None) -> None:
+        """Change ``api_token``, ``pat`` (``None`` revokes: later calls get 401) or
+        ``time_zone`` of a user."""
+        unknown = set(changes) - {"api_token", "pat", "time_zone"}
+        if unknown:
+            raise ValueError(f"unknown user fields: {sorted(unknown)}")
+        self._call("PATCH", f"/users/{email}", changes)
+
+    def revoke_api_token(self, email: str) -> None:
+        self.update_user(email, api_token=None)
+
     def add_project(self, key: str, name: str | None = None) -> str:
         """Create a project with the standard workflow; return its id."""
         result: dict[str, str] = self._call("POST", "/projects", {"key": key, "name": name})
@@ -190,7 +201,7 @@ class JiraControl:
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings: search_lag_seconds, deployment_type, burst_capacity,
         burst_refill_per_second, issue_write_capacity, issue_write_refill_per_second,
-        property_max_bytes, remote_link_cap, property_jql."""
+        property_max_bytes, remote_link_cap, property_jql, clock_offset_seconds."""
         result: dict[str, Any] = self._call("PUT", "/settings", settings)
         return result
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
 
@@ -91,6 +92,7 @@ class ControlApi:
             ("GET", "/_control/health", lambda p, q, b: Resp(200, {"ok": True})),
             ("POST", "/_control/reset", self._reset),
             ("POST", "/_control/users", self._add_user),
+            ("PATCH", "/_control/users/{email}", self._update_user),
             ("POST", "/_control/projects", self._add_project),
             ("GET", "/_control/issues", self._list_issues),
             ("POST", "/_control/issues", self._create_issue),
@@ -181,6 +183,20 @@ class ControlApi:
             name=body.get("name"),
         )
         return Resp(201, {"accountId": user.account_id, "email": user.email, "name": user.name})
+
+    def _update_user(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        changes: dict[str, Any] = {}
+        for name in ("api_token", "pat"):
+            if name in body:
+                changes[name] = body[name]
+        try:
+            user = self.state.update_user(
+                params["email"], time_zone=body.get("time_zone"), **changes
+            )
+        except ZoneInfoNotFoundError:
+            raise ApiError(400, [f"unknown time zone {body.get('time_zone')!r}"]) from None
+        return Resp(200, {"accountId": user.account_id, "email": user.email,
+                          "time_zone": user.time_zone})
 
     def _add_project(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         project = self.state.add_project(body["key"], body.get("name"))

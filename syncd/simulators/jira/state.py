@@ -19,8 +19,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from syncd.simulators.jira.catalog import (
     DEFAULT_PRIORITY_ID,
@@ -72,6 +73,9 @@ class Settings:
     # Jira Cloud indexes only entity properties an app declares; False makes
     # ``issue.property[...]`` JQL answer 400 as such a site does.
     property_jql: bool = True
+    # Added to the real clock for every timestamp the site writes or reads ("now" in
+    # relative JQL dates, serverTime): simulates a Jira whose clock is off from ours.
+    clock_offset_seconds: float = 0.0
 
     @property
     def cloud(self) -> bool:
@@ -99,6 +103,12 @@ class JiraState:
     _project_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
     _other_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
     _account_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def now(self) -> datetime:
+        """The site's clock: real UTC time (ms precision) plus the configured offset."""
+        offset = self.settings.clock_offset_seconds
+        now = utc_now()
+        return now + timedelta(milliseconds=round(offset * 1000)) if offset else now
 
     def _next(self, counter: Iterator[int]) -> int:
         return next(counter)
@@ -139,6 +149,29 @@ class JiraState:
                 ):
                     return user
             return None
+
+    def update_user(
+        self,
+        email: str,
+        *,
+        api_token: str | bool | None = False,
+        pat: str | bool | None = False,
+        time_zone: str | None = None,
+    ) -> User:
+        """Change a user's credentials or zone (``False`` leaves a credential unchanged;
+        ``None`` revokes it, so later calls with it get 401)."""
+        with self.lock:
+            user = next((u for u in self.users.values() if u.email == email), None)
+            if user is None:
+                raise ApiError(404, [f"No user with email {email}"])
+            if api_token is not False:
+                user.api_token = api_token if isinstance(api_token, str) else None
+            if pat is not False:
+                user.pat = pat if isinstance(pat, str) else None
+            if time_zone is not None:
+                ZoneInfo(time_zone)  # raises for an unknown zone
+                user.time_zone = time_zone
+            return user
 
     def authenticate_bearer(self, token: str) -> User | None:
         with self.lock:
@@ -255,7 +288,7 @@ class JiraState:
             if errors:
                 raise ApiError(400, errors=errors)
             assert project is not None and issuetype_id is not None
-            now = utc_now()
+            now = self.now()
             core = IssueCore(
                 id=0,
                 key="",
@@ -383,7 +416,7 @@ class JiraState:
             if not result.changes and not result.comments:
                 return
             self._before_change(issue)
-            now = utc_now()
+            now = self.now()
             if result.changes:
                 trial.updated = now
             issue.core = trial
@@ -434,7 +467,7 @@ class JiraState:
             if result.errors:
                 raise ApiError(400, errors=result.errors)
             self._before_change(issue)
-            now = utc_now()
+            now = self.now()
             items = list(result.changes)
             items.extend(self._move_status(trial, chosen.to_status_id, resolution_id, now))
             trial.updated = now
@@ -493,7 +526,7 @@ class JiraState:
             if status.id == issue.core.status_id and resolution_id == issue.core.resolution_id:
                 return
             self._before_change(issue)
-            now = utc_now()
+            now = self.now()
             items = self._move_status(issue.core, status.id, resolution_id, now)
             issue.core.updated = now
             self._record(issue, actor.account_id, items, now)
@@ -507,7 +540,7 @@ class JiraState:
             if target.id == issue.core.project_id:
                 return
             self._before_change(issue)
-            now = utc_now()
+            now = self.now()
             old_key = issue.core.key
             old_project = self.projects[issue.core.project_id]
             new_key = f"{target.key}-{target.next_number}"
@@ -584,7 +617,7 @@ class JiraState:
                 raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
             visibility = self._visibility(body.get("visibility"))
             self._before_change(issue)
-            now = utc_now()
+            now = self.now()
             issue.core.updated = now
             return self._add_comment(issue, actor, text, visibility, now)
 
@@ -611,7 +644,7 @@ class JiraState:
             if "visibility" in body:
                 comment.visibility = self._visibility(body.get("visibility"))
             self._before_change(issue)
-            now = utc_now()
+            now = self.now()
             comment.body = text
             comment.updated = now
             comment.update_author_id = actor.account_id
@@ -623,7 +656,7 @@ class JiraState:
             comment = self.comment(issue, comment_id)
             self._before_change(issue)
             issue.comments.remove(comment)
-            issue.core.updated = utc_now()
+            issue.core.updated = self.now()
 
     # ----- entity properties --------------------------------------------------------------
 
