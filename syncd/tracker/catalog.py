@@ -9,6 +9,7 @@ threads; a race only means two threads fetch the same thing once each.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -23,6 +24,8 @@ from syncd.tracker.transport import Call, Transport
 from syncd.tracker.workflow import WorkflowGraph
 
 log = structlog.get_logger(__name__)
+
+ZONE_TTL_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class Catalog:
         self._options = options
         self._lock = threading.Lock()
         self._zone: tuple[tzinfo | None] | None = None
+        self._zone_read_at = 0.0
+        #: The profile time zone can be changed by an admin while we run; a stale zone
+        #: west of the real one would skip changes, so it is re-read this often.
+        self.zone_ttl_seconds = ZONE_TTL_SECONDS
         self._fields: dict[str, FieldInfo] | None = None
         self._priorities: dict[str, str] | None = None
         self._resolutions: dict[str, str] | None = None
@@ -76,13 +83,17 @@ class Catalog:
 
     def zone(self) -> tzinfo | None:
         """The API user's profile time zone (None when Jira names an unknown one)."""
-        if self._zone is None:
+        stale = time.monotonic() - self._zone_read_at >= self.zone_ttl_seconds
+        if self._zone is None or stale:
             me = self._transport.request(Call("GET /myself", True), "GET", "myself")
             name = me.get("timeZone") if isinstance(me, Mapping) else None
             zone = user_zone(name if isinstance(name, str) else None)
             if zone is None:
                 log.warning("jira_user_time_zone_unknown", time_zone=name)
+            if self._zone is not None and self._zone[0] != zone:
+                log.warning("jira_user_time_zone_changed", time_zone=name)
             self._zone = (zone,)
+            self._zone_read_at = time.monotonic()
         return self._zone[0]
 
     def fields(self) -> dict[str, FieldInfo]:

@@ -535,3 +535,33 @@ def test_moving_to_a_status_the_workflow_lacks_moves_nothing(
         adapter.transition_to(created.id, "Blocked", None)
     assert TRANSITION not in api_counts(fresh)
     assert fresh.control.issue(created.key)["status"] == "To Do"
+
+
+def test_a_changed_profile_time_zone_is_picked_up(fresh: JiraSimulator) -> None:
+    email = "tz-bot@example.com"
+    fresh.control.add_user(email, api_token="tz-token", time_zone="UTC")
+    adapter, _ = make_adapter(fresh, email=email, api_token="tz-token", label="tz-change")
+    adapter.catalog.zone_ttl_seconds = 0  # re-read myself on every poll (default: 15 min)
+    since = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    with structlog.testing.capture_logs() as logs:
+        adapter.changed_issues(since)
+        fresh.control.update_user(email, time_zone="America/Los_Angeles")
+        adapter.changed_issues(since)
+    literals = [e["since"] for e in logs if e["event"] == "jira_changed_issues"]
+    assert literals == ["2026-07-01 12:00", "2026-07-01 05:00"]
+    assert any(e["event"] == "jira_user_time_zone_changed" for e in logs)
+    adapter.close()
+
+
+def test_revoked_token_is_a_credential_error(fresh: JiraSimulator) -> None:
+    email = "revoked-bot@example.com"
+    fresh.control.add_user(email, api_token="soon-revoked-token")
+    adapter, _ = make_adapter(fresh, email=email, api_token="soon-revoked-token")
+    adapter.warm_up()
+    fresh.control.revoke_api_token(email)
+    fresh.control.reset_counters()
+    with pytest.raises(CredentialError) as caught:
+        adapter.changed_issues(None)
+    assert "soon-revoked-token" not in str(caught.value)
+    assert api_counts(fresh) == {SEARCH_JQL: 1}  # a 401 is not retried
+    adapter.close()
