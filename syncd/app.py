@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+from dataclasses import asdict
+
+import rich.progress
+import structlog
+
+from syncd.daemon import Daemon, install_signal_handlers
 from syncd.errors import ConfigError
+from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.logging import configure_logging, register_secret
 from syncd.settings import Settings, load_settings
 from syncd.status import gather, render_json, render_text
 from syncd.store.repository import Repository
+from syncd.sync.engine import Progress
+from syncd.sync.executor import Summary
+from syncd.wiring import build_runtime, intigriti_options
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 
 
 def bootstrap(config_path: str | None) -> Settings:
@@ -46,33 +60,150 @@ def status(config_path: str | None, *, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _not_yet(what: str) -> int:
-    raise ConfigError(f"{what} is not implemented yet")
+def _progress_reporter(stack: contextlib.ExitStack) -> Progress:
+    """A rich progress bar on a terminal; structured progress events otherwise."""
+    if sys.stderr.isatty():
+        bar = rich.progress.Progress(
+            rich.progress.TextColumn("reconcile"),
+            rich.progress.BarColumn(),
+            rich.progress.MofNCompleteColumn(),
+            rich.progress.TimeRemainingColumn(),
+            transient=True,
+        )
+        stack.enter_context(bar)
+        task = bar.add_task("reconcile", total=None)
+
+        def on_tty(done: int, total: int, code: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return on_tty
+    log = structlog.get_logger("syncd.reconcile")
+    step = [0]
+
+    def on_log(done: int, total: int, code: str) -> None:
+        every = max(1, total // 20)
+        if done == total or done - step[0] >= every:
+            step[0] = done
+            log.info("reconcile_progress", done=done, total=total, submission=code)
+
+    return on_log
+
+
+def render_summary(summary: Summary, *, dry_run: bool) -> str:
+    lines = ["dry run: nothing was written" if dry_run else "reconcile finished"]
+    if dry_run:
+        lines.extend(f"  {line}" for line in summary.plan_lines or ["(no changes)"])
+    outcomes = summary.outcomes
+    lines.append(
+        f"items {summary.items}: converged {outcomes['converged']}, changed {outcomes['changed']},"
+        f" pending {outcomes['pending']}, failed {outcomes['failed']},"
+        f" blocked {outcomes['blocked']}, parked {outcomes['parked']},"
+        f" skipped {outcomes['skipped']}"
+    )
+    if not dry_run:
+        lines.append(f"created {summary.created}, linked to existing {summary.adopted}")
+        for key, count in sorted(summary.writes.items()):
+            field_name, direction = key.split(":", 1)
+            lines.append(f"updated {field_name} {direction.replace('_', ' ')}: {count}")
+        lines.append(f"conflicts {summary.conflicts}")
+    for code, reason in sorted(summary.blocked.items()):
+        lines.append(f"blocked {code}: {reason}")
+    for code, reason in sorted(summary.failures.items()):
+        lines.append(f"failed {code}: {reason}")
+    return "\n".join(lines)
 
 
 def reconcile(config_path: str | None, *, dry_run: bool) -> int:
-    bootstrap(config_path)
-    return _not_yet("syncd run --reconcile")
+    settings = bootstrap(config_path)
+    repository = open_repository(settings, upgrade=not dry_run)
+    if dry_run and not repository.is_current():
+        repository.close()
+        raise ConfigError("the database schema is not current: run `syncd db upgrade` first")
+    runtime = build_runtime(settings, repository, dry_run=dry_run)
+    try:
+        with contextlib.ExitStack() as stack:
+            progress = _progress_reporter(stack)
+            summary = runtime.engine.full_pass(progress)
+        structlog.get_logger("syncd.reconcile").info("reconcile_summary", **summary.as_dict())
+        print(render_summary(summary, dry_run=dry_run))
+        pending = summary.outcomes["pending"] > 0
+        return EXIT_OK if summary.ok and not pending else EXIT_FAILED
+    finally:
+        runtime.close()
 
 
 def run_daemon(config_path: str | None) -> int:
-    bootstrap(config_path)
-    return _not_yet("syncd run")
+    settings = bootstrap(config_path)
+    repository = open_repository(settings, upgrade=True)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    runtime = build_runtime(settings, repository, should_stop=stop.is_set)
+    try:
+        daemon = Daemon(
+            runtime.engine,
+            poll_interval=settings.sync.poll_interval_seconds,
+            jira_poll_interval=settings.sync.jira_poll_interval_seconds,
+            sweep_interval=settings.sync.full_sweep_interval_seconds,
+            stop_event=stop,
+        )
+        daemon.run_until_stopped()
+        if daemon.credential_error is not None:
+            raise daemon.credential_error
+        return EXIT_OK
+    finally:
+        runtime.close()
 
 
 def auth_login(config_path: str | None) -> int:
-    bootstrap(config_path)
-    return _not_yet("syncd auth login")
+    settings = bootstrap(config_path)
+    if not settings.intigriti.client_id or not settings.intigriti.redirect_uri:
+        raise ConfigError("set intigriti.client_id and intigriti.redirect_uri before logging in")
+    repository = open_repository(settings, upgrade=True)
+    adapter = IntigritiAdapter(intigriti_options(settings), repository.token_store())
+    try:
+        request = adapter.begin_login()
+        print("Open this URL in a browser, log in and approve syncd:\n")
+        print(f"  {request.authorize_url}\n")
+        print("Then paste the full URL the browser was redirected to:")
+        redirected = input("> ").strip()
+        token = adapter.complete_login(request, redirected)
+        expires = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
+        print(f"logged in; access token expires {expires}; scopes: {token.scope or '-'}")
+        return EXIT_OK
+    finally:
+        adapter.close()
+        repository.close()
 
 
 def auth_status(config_path: str | None) -> int:
-    bootstrap(config_path)
-    return _not_yet("syncd auth status")
+    settings = bootstrap(config_path)
+    repository = open_repository(settings, upgrade=True)
+    adapter = IntigritiAdapter(intigriti_options(settings), repository.token_store())
+    try:
+        state = adapter.token_status()
+        for key, value in asdict(state).items():
+            print(f"{key}: {value}")
+        return EXIT_OK if state.has_token else EXIT_FAILED
+    finally:
+        adapter.close()
+        repository.close()
 
 
 def demo(*, duration: float) -> int:
-    return _not_yet("syncd demo")
+    from syncd.demo import run_demo
+
+    return run_demo(duration=duration)
 
 
 def simulator(system: str, port: int) -> int:
-    return _not_yet(f"syncd sim {system}")
+    if system == "intigriti":
+        from syncd.simulators.intigriti import IntigritiSimulatorOptions
+        from syncd.simulators.intigriti import serve as serve_intigriti
+
+        serve_intigriti(port, IntigritiSimulatorOptions())
+    else:
+        from syncd.simulators.jira import JiraSimulatorOptions
+        from syncd.simulators.jira import serve as serve_jira
+
+        serve_jira(port, JiraSimulatorOptions())
+    return EXIT_OK

@@ -9,16 +9,36 @@ sometimes (another client on the same integration, a server with a different clo
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 
 class Priority(enum.IntEnum):
     LIVE = 0
     BACKFILL = 1
+
+
+#: the priority of the work running in this thread/context; adapters need not pass it on
+_current_priority: ContextVar[Priority] = ContextVar("syncd_priority", default=Priority.LIVE)
+
+
+@contextlib.contextmanager
+def priority(level: Priority) -> Iterator[None]:
+    """Run a block (e.g. a backfill sweep) at ``level``: every bucket acquire inside uses it."""
+    token = _current_priority.set(level)
+    try:
+        yield
+    finally:
+        _current_priority.reset(token)
+
+
+def current_priority() -> Priority:
+    return _current_priority.get()
 
 
 @dataclass(frozen=True)
@@ -69,8 +89,13 @@ class TokenBucket:
         self._tokens = min(self._capacity, self._tokens + elapsed * self._per_second)
         self._updated = now
 
-    def acquire(self, priority: Priority = Priority.LIVE) -> float:
-        """Take one token, waiting as needed; returns the seconds waited."""
+    def acquire(self, priority: Priority | None = None) -> float:
+        """Take one token, waiting as needed; returns the seconds waited.
+
+        Without an explicit ``priority`` the caller's context decides (see ``priority()``).
+        """
+        if priority is None:
+            priority = current_priority()
         started = self._clock()
         with self._lock:
             self._waiting[priority] += 1

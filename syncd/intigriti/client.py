@@ -31,7 +31,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -57,12 +56,12 @@ from syncd.errors import (
     RemoteError,
     TransientError,
 )
-from syncd.quota import Priority, TokenBucket
+from syncd.quota import Priority, TokenBucket, current_priority
+from syncd.quota import priority as quota_priority
 
 log = structlog.get_logger(__name__)
 
 SYSTEM = "intigriti"
-_PRIORITY: ContextVar[Priority] = ContextVar("intigriti_priority", default=Priority.LIVE)
 
 #: Pause when a 429 names no delay at all (CHOSEN: the reference documents no headers).
 DEFAULT_RATE_LIMIT_PAUSE = 1.0
@@ -185,11 +184,8 @@ class IntigritiClient:
     @contextlib.contextmanager
     def priority(self, priority: Priority) -> Iterator[None]:
         """Calls made in this block (this thread/context) take tokens at ``priority``."""
-        reset = _PRIORITY.set(priority)
-        try:
+        with quota_priority(priority):
             yield
-        finally:
-            _PRIORITY.reset(reset)
 
     def request_counts(self) -> Counter[tuple[str, str]]:
         """Requests sent so far, by (route template, HTTP status or error name)."""
@@ -283,7 +279,7 @@ class IntigritiClient:
         token: str,
     ) -> httpx.Response:
         kind = "read" if method == "GET" else "write"
-        waited = self._buckets[kind].acquire(_PRIORITY.get())
+        waited = self._buckets[kind].acquire(current_priority())
         started = time.monotonic()
         try:
             response = self._http.request(

@@ -12,10 +12,6 @@ from sqlalchemy.engine import make_url
 
 from syncd.errors import ConfigError
 
-#: execution option that makes a SQLite transaction take the write lock at BEGIN, so
-#: a read-modify-write (the OAuth refresh) is exclusive across processes
-SQLITE_IMMEDIATE = "syncd_sqlite_immediate"
-
 
 def _prepare_sqlite_file(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -60,7 +56,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(SQLITE_IMMEDIATE):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+        # Every transaction takes the write lock up front. A deferred transaction that
+        # reads and then writes fails at once with "database is locked" when another
+        # thread wrote in between (SQLite cannot upgrade a stale snapshot); IMMEDIATE
+        # makes it wait (busy_timeout) instead. syncd's transactions are short.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

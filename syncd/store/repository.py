@@ -22,7 +22,7 @@ from syncd.errors import StoreError
 from syncd.logging import register_secret
 from syncd.records import OAuthToken
 from syncd.store import migrate
-from syncd.store.engine import SQLITE_IMMEDIATE, make_engine
+from syncd.store.engine import make_engine
 from syncd.store.tables import AuditRow, CursorRow, LinkRow, OAuthTokenRow
 
 LinkState = Literal["creating", "linked", "blocked", "parked"]
@@ -61,6 +61,8 @@ class LinkRecord:
     create_attempted_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    intigriti_seen_at: datetime | None = None
+    jira_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def _link(row: LinkRow) -> LinkRecord:
         create_attempted_at=_aware(row.create_attempted_at),
         created_at=created,
         updated_at=updated,
+        intigriti_seen_at=_aware(row.intigriti_seen_at),
+        jira_seen_at=_aware(row.jira_seen_at),
     )
 
 
@@ -300,6 +304,8 @@ class Repository:
         issue_key: str | None = None,
         audit: Sequence[AuditEntry] = (),
         clear_block: bool = False,
+        intigriti_seen_at: datetime | None = None,
+        jira_seen_at: datetime | None = None,
     ) -> LinkRecord:
         """Commit the outcome of one action: new bases, key, audit rows, together."""
 
@@ -313,6 +319,10 @@ class Repository:
                 setattr(row, _BASE_COLUMNS[field], value)
             if issue_key is not None:
                 row.issue_key = issue_key
+            if intigriti_seen_at is not None:
+                row.intigriti_seen_at = intigriti_seen_at
+            if jira_seen_at is not None:
+                row.jira_seen_at = jira_seen_at
             if clear_block and row.state in ("blocked", "parked"):
                 row.state = "linked" if row.issue_id else "creating"
                 row.blocked_signature = None
@@ -538,10 +548,11 @@ def _token(row: OAuthTokenRow | None) -> OAuthToken | None:
 class DatabaseTokenStore:
     """The OAuth token pair in the database, refreshed under an exclusive lock.
 
-    ``rotate`` holds a row lock (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite ``BEGIN
-    IMMEDIATE``) for the whole refresh, so two processes or threads never spend the same
-    refresh token, and commits the rotated pair before returning it, so the new access
-    token is only used once the new refresh token is durable.
+    ``rotate`` holds a lock (PostgreSQL: a transaction advisory lock; SQLite: ``BEGIN
+    IMMEDIATE``, like every SQLite transaction of syncd) for the whole refresh, so two
+    processes or threads never spend the same refresh token, and commits the rotated pair
+    before returning it, so the new access token is only used once the new refresh token
+    is durable.
     """
 
     def __init__(self, repository: Repository, provider: str) -> None:
@@ -584,7 +595,7 @@ class DatabaseTokenStore:
     ) -> OAuthToken | None:
         engine = self._repository.engine
         try:
-            with engine.connect().execution_options(**{SQLITE_IMMEDIATE: True}) as connection:
+            with engine.connect() as connection:
                 with Session(bind=connection) as session, session.begin():
                     if engine.dialect.name == "postgresql":
                         # a transaction-scoped advisory lock also covers the first

@@ -35,6 +35,10 @@ class LinkRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     create_attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the ``updated_at`` of each side's version last reconciled: a change query that
+    #: returns the same version again (overlap window) costs no further request
+    intigriti_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    jira_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

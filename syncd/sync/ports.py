@@ -55,6 +55,9 @@ class ProjectSchema:
     resolutions: frozenset[str]
     #: status name -> names of statuses reachable through the workflow from it
     reachable: dict[str, frozenset[str]]
+    #: statuses whose outgoing transitions are known (Jira shows a workflow only through
+    #: the transitions of existing issues); reachability from the others is unknown
+    explored: frozenset[str] = frozenset()
 
 
 class JiraSide(Protocol):

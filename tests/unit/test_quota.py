@@ -71,3 +71,25 @@ def test_backfill_yields_while_live_work_waits() -> None:
         thread.join(timeout=10)
     # the backfill caller came first but the live one was served first
     assert order == ["LIVE", "BACKFILL"]
+
+
+def test_priority_context_applies_to_acquire_without_argument() -> None:
+    from syncd.quota import current_priority, priority
+
+    bucket = TokenBucket("writes", 600, burst=1)
+    bucket.pause(0.5)
+    seen: list[int] = []
+
+    def backfill_work() -> None:
+        with priority(Priority.BACKFILL):
+            assert current_priority() is Priority.BACKFILL
+            seen.append(0)
+            bucket.acquire()
+
+    thread = threading.Thread(target=backfill_work)
+    thread.start()
+    while bucket.waiting(Priority.BACKFILL) == 0:
+        threading.Event().wait(0.001)
+    assert bucket.waiting(Priority.LIVE) == 0
+    thread.join(timeout=10)
+    assert current_priority() is Priority.LIVE

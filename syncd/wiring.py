@@ -1,0 +1,293 @@
+"""Build the runtime pieces from settings: mapping, adapters, executor, engine.
+
+The only place where ``Settings`` meets the adapters' option objects and the sync core's
+``Mapping``; everything below it reads no configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from syncd.errors import ConfigError
+from syncd.intigriti.adapter import IntigritiAdapter
+from syncd.intigriti.options import IntigritiOptions
+from syncd.settings import Settings
+from syncd.store.repository import Repository
+from syncd.sync.engine import Engine, EngineOptions
+from syncd.sync.executor import Executor, ExecutorOptions
+from syncd.sync.mapping import (
+    FieldRule,
+    FieldRules,
+    Mapping,
+    SyncState,
+    default_mapping,
+    pairs,
+    validate_mapping,
+)
+from syncd.sync.ports import JiraSide, ProjectSchema
+from syncd.tracker.adapter import JiraAdapter
+from syncd.tracker.markup import escape_wiki
+from syncd.tracker.options import JiraOptions
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_mapping(settings: Settings) -> Mapping:
+    """The mapping from ``[mapping]`` over the built-in defaults; ConfigError if invalid."""
+    section = settings.mapping
+    base = default_mapping(
+        default_project=settings.jira.project,
+        project_for_program=tuple(section.projects.items()),
+    )
+    defaults = base.fields
+
+    def rule(name: str, default: FieldRule) -> FieldRule:
+        configured = getattr(section.fields, name)
+        return FieldRule(
+            direction=configured.direction,
+            policy=configured.policy if configured.policy is not None else default.policy,
+        )
+
+    mapping = replace(
+        base,
+        severity_to_priority=(
+            pairs(section.severity_to_priority)
+            if section.severity_to_priority is not None
+            else base.severity_to_priority
+        ),
+        priority_to_severity=(
+            pairs(section.priority_to_severity)
+            if section.priority_to_severity is not None
+            else base.priority_to_severity
+        ),
+        states=(
+            tuple(
+                SyncState(
+                    name=state.name,
+                    intigriti=state.intigriti,
+                    jira=state.jira,
+                    jira_resolution=state.jira_resolution,
+                    intigriti_writable=state.intigriti_writable,
+                )
+                for state in section.states
+            )
+            if section.states is not None
+            else base.states
+        ),
+        fields=FieldRules(
+            severity=rule("severity", defaults.severity),
+            status=rule("status", defaults.status),
+            internal_reference=rule("internal_reference", defaults.internal_reference),
+        ),
+        statuses_to_create=(
+            section.statuses_to_create
+            if section.statuses_to_create is not None
+            else base.statuses_to_create
+        ),
+        label=settings.sync.label,
+        include_report=settings.sync.include_report,
+        issue_type=settings.jira.issue_type,
+    )
+    problems = validate_mapping(mapping)
+    if problems:
+        raise ConfigError("invalid mapping:\n  " + "\n  ".join(problems))
+    return mapping
+
+
+def intigriti_options(settings: Settings) -> IntigritiOptions:
+    section = settings.intigriti
+    return IntigritiOptions(
+        api_url=section.api_url,
+        token_url=section.token_url,
+        authorize_url=section.authorize_url,
+        client_id=section.client_id,
+        client_secret=_secret(section.client_secret),
+        redirect_uri=section.redirect_uri,
+        access_token=_secret(section.access_token),
+        refresh_token=_secret(section.refresh_token),
+        programs=section.programs,
+        read_rate_per_minute=section.read_rate_per_minute,
+        write_rate_per_minute=section.write_rate_per_minute,
+        timeout_seconds=section.timeout_seconds,
+    )
+
+
+def jira_options(settings: Settings) -> JiraOptions:
+    section = settings.jira
+    if not section.url:
+        raise ConfigError("jira.url is not set")
+    return JiraOptions(
+        url=section.url,
+        email=section.email,
+        api_token=_secret(section.api_token),
+        personal_access_token=_secret(section.personal_access_token),
+        timeout_seconds=section.timeout_seconds,
+        requests_per_minute=section.requests_per_minute,
+        cvss_field=section.cvss_field,
+        label=settings.sync.label,
+        issue_type=section.issue_type,
+        deployment=section.deployment,
+    )
+
+
+def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
+    """Every Jira status, priority and resolution named exists; every state is reachable.
+
+    Raises ConfigError naming the offending mapping key, so `syncd run` refuses to start.
+    """
+    projects = {mapping.default_project} | {project for _, project in mapping.project_for_program}
+    projects.discard("")
+    if not projects:
+        raise ConfigError("jira.project is not set (and [mapping.projects] names none)")
+    problems: list[str] = []
+    for project in sorted(projects):
+        schema = jira.describe_project(project)
+        statuses = {s.casefold() for s in schema.statuses}
+        priorities = {p.casefold() for p in schema.priorities}
+        resolutions = {r.casefold() for r in schema.resolutions}
+        for index, state in enumerate(mapping.states):
+            for status in state.jira:
+                if status.casefold() not in statuses:
+                    problems.append(
+                        f"mapping.states[{index}].jira: status {status!r} does not exist"
+                        f" in project {project}"
+                    )
+            resolution = state.jira_resolution
+            if resolution and resolutions and resolution.casefold() not in resolutions:
+                problems.append(
+                    f"mapping.states[{index}].jira_resolution: {resolution!r} does not exist"
+                )
+        for severity, priority in mapping.severity_to_priority:
+            if priority.casefold() not in priorities:
+                problems.append(
+                    f"mapping.severity_to_priority.{severity}: priority {priority!r}"
+                    f" does not exist in project {project}"
+                )
+        for priority, _severity in mapping.priority_to_severity:
+            if priority.casefold() not in priorities:
+                problems.append(
+                    f"mapping.priority_to_severity.{priority}: priority does not exist"
+                    f" in project {project}"
+                )
+        problems.extend(_unreachable_states(mapping, schema, statuses))
+    if problems:
+        raise ConfigError("mapping does not fit Jira:\n  " + "\n  ".join(problems))
+
+
+def runtime_stats(intigriti: IntigritiAdapter, jira: JiraAdapter) -> dict[str, Any]:
+    """Quota use and request counts, stored with each cycle for `syncd status`."""
+    buckets = [asdict(stats) for stats in intigriti.quota_stats().values()]
+    jira_state = jira.rate_limit_state()
+    buckets.append(
+        {
+            "name": "jira",
+            "rate_per_minute": jira.options.requests_per_minute,
+            "granted": jira_state.get("bucket_granted", 0),
+            "waited_seconds": 0,
+            "paused_by_server": jira_state.get("bucket_paused_by_server", 0),
+        }
+    )
+    return {
+        "quota": buckets,
+        "intigriti_requests": {
+            f"{route} {outcome}": count
+            for (route, outcome), count in sorted(intigriti.request_counts().items())
+        },
+    }
+
+
+def _unreachable_states(mapping: Mapping, schema: ProjectSchema, statuses: set[str]) -> list[str]:
+    """Sync states whose Jira status no explored status of the workflow leads to.
+
+    Jira reveals a workflow only through the transitions of existing issues, so a status
+    without issues is unexplored and proves nothing either way.
+    """
+    explored = {s.casefold() for s in schema.explored}
+    reachable = {
+        source.casefold(): {t.casefold() for t in targets}
+        for source, targets in schema.reachable.items()
+        if source.casefold() in explored
+    }
+    problems = []
+    for index, state in enumerate(mapping.states):
+        if not state.jira or state.jira[0].casefold() not in statuses:
+            continue
+        target = state.jira[0].casefold()
+        sources = [s for s in reachable if s != target]
+        if sources and not any(target in reachable[s] for s in sources):
+            problems.append(
+                f"mapping.states[{index}] ({state.name}): Jira status {state.jira[0]!r} cannot"
+                f" be reached from any other status of project {schema.key}'s workflow"
+            )
+    return problems
+
+
+@dataclass
+class Runtime:
+    """Everything a command needs, closed together."""
+
+    settings: Settings
+    repository: Repository
+    intigriti: IntigritiAdapter
+    jira: JiraAdapter
+    mapping: Mapping
+    executor: Executor
+    engine: Engine
+
+    def close(self) -> None:
+        self.intigriti.close()
+        self.jira.close()
+        self.repository.close()
+
+
+def build_runtime(
+    settings: Settings,
+    repository: Repository,
+    *,
+    dry_run: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    validate: bool = True,
+) -> Runtime:
+    mapping = build_mapping(settings)
+    intigriti = IntigritiAdapter(intigriti_options(settings), repository.token_store())
+    try:
+        jira = JiraAdapter(jira_options(settings))
+    except Exception:
+        intigriti.close()
+        raise
+    try:
+        if validate:
+            validate_against_jira(mapping, jira)
+        executor = Executor(
+            repository,
+            intigriti,
+            jira,
+            mapping,
+            escape=escape_wiki,
+            options=ExecutorOptions(
+                create_settle=timedelta(seconds=settings.sync.create_settle_seconds),
+                dry_run=dry_run,
+            ),
+        )
+        engine = Engine(
+            repository,
+            intigriti,
+            jira,
+            executor,
+            options=EngineOptions(
+                overlap=timedelta(seconds=settings.sync.overlap_seconds),
+                max_attempts=settings.sync.max_attempts,
+            ),
+            stats=lambda: runtime_stats(intigriti, jira),
+            should_stop=should_stop,
+        )
+    except Exception:
+        intigriti.close()
+        jira.close()
+        raise
+    return Runtime(settings, repository, intigriti, jira, mapping, executor, engine)
