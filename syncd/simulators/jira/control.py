@@ -271,6 +271,15 @@ class JiraControl:
         result: dict[str, int] = self._call("GET", "/counters")
         return result
 
+    def count(self, method: str, route: str) -> int:
+        """Requests served for one route template, e.g. ``count("POST", "/rest/api/2/issue")``."""
+        return self.counters().get(f"{method} {route}", 0)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The armed faults (with how often each has fired and how many hits remain)."""
+        result: list[dict[str, Any]] = self._call("GET", "/faults")
+        return result
+
     def reset_counters(self) -> None:
         self._call("DELETE", "/counters")
 
