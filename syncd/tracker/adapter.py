@@ -493,12 +493,22 @@ class JiraAdapter:
         max_hops = max(10, 3 * (len(graph.statuses()) + 1))
         relearned: set[str] = set()
         sampled = False
+        confirmed = True  # ``current`` was just read from Jira, not inferred from a hop
         for _ in range(max_hops):
             if _same(current, status):
                 self._remember(issue_id)
                 log.info("jira_transitioned", issue=issue_id, status=status)
                 return
             if not graph.explored(current):
+                if not confirmed:
+                    # Learning attributes the live transition list to ``current``: make
+                    # sure the issue really is there (a post-function or a human may
+                    # have moved it).
+                    actual = self._status_of(issue_id)[0]
+                    confirmed = True
+                    if not _same(actual, current):
+                        current = actual
+                        continue
                 self._learn_live(graph, issue_id, current)
             path = shortest_path(graph, current, status, wanted)
             if path is None and not sampled:
@@ -525,9 +535,16 @@ class JiraAdapter:
                 path = frontier[0][1]  # step towards the nearest status we know nothing of
                 log.info("jira_workflow_explore", issue=issue_id, towards=frontier[0][0])
             edge = path[0]
+            final = _same(edge.target, status)
+            if edge.resolution_required and not (final and wanted is not None):
+                raise Rejected(f"transition {edge.name!r} requires a resolution", system="jira")
             try:
-                self._do_transition(issue_id, edge, wanted if _same(edge.target, status) else None)
+                self._do_transition(issue_id, edge, wanted if final else None)
             except Rejected:
+                actual = self._status_of(issue_id)[0]
+                if not _same(actual, current):
+                    current = actual  # someone moved it meanwhile: plan from there
+                    continue
                 if current.casefold() in relearned:
                     raise
                 relearned.add(current.casefold())
@@ -535,16 +552,14 @@ class JiraAdapter:
                 continue
             except AmbiguousWrite:
                 current = self._status_of(issue_id)[0]
+                confirmed = True
                 continue
             current = edge.target
+            confirmed = False
         raise NotAllowed(f"gave up moving {issue_id} to {status!r}", system="jira")
 
     def _do_transition(self, issue_id: str, edge: Edge, resolution: str | None) -> None:
         body: dict[str, Any] = {"transition": {"id": edge.transition_id}}
-        if edge.resolution_required and resolution is None:
-            raise Rejected(
-                f"transition {edge.name!r} requires a resolution", system="jira"
-            )
         if resolution is not None and edge.has_resolution:
             body["fields"] = {"resolution": {"name": resolution}}
         self._transport.request(

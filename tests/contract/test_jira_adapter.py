@@ -22,6 +22,7 @@ from syncd.errors import (
 )
 from syncd.simulators.jira import JiraSimulator, JiraSimulatorOptions
 from syncd.tracker import JiraAdapter
+from syncd.tracker.workflow import Edge
 
 CREATE = "POST /rest/api/2/issue"
 PUT_ISSUE = "PUT /rest/api/2/issue/{issueIdOrKey}"
@@ -565,3 +566,20 @@ def test_revoked_token_is_a_credential_error(fresh: JiraSimulator) -> None:
     assert "soon-revoked-token" not in str(caught.value)
     assert api_counts(fresh) == {SEARCH_JQL: 1}  # a 401 is not retried
     adapter.close()
+
+
+def test_a_stale_cached_transition_is_relearned(
+    fresh: JiraSimulator, adapter: JiraAdapter
+) -> None:
+    created = adapter.create_issue(new_issue(unique_code()))
+    project = adapter.catalog.project("SEC")
+    graph = adapter.catalog.graph(project.id, project.issue_type_id("Bug"))
+    # As if an admin had edited the workflow since we cached it: transition 999 is gone.
+    graph.learn("To Do", [Edge("999", "Start", "To Do", "In Progress")])
+    fresh.control.reset_counters()
+    adapter.transition_to(created.id, "In Progress", None)
+    assert fresh.control.issue(created.key)["status"] == "In Progress"
+    counts = api_counts(fresh)
+    assert counts[TRANSITION] == 2  # the stale id (400), then the relearned one
+    assert counts["GET /rest/api/2/issue/{issueIdOrKey}/transitions"] == 1
+    assert {e.transition_id for e in graph.out("To Do")} >= {"11"}
