@@ -120,7 +120,7 @@ class JiraApp:
             response = self._control.handle(request.method, path, request.query_params, body)
             await self._send(send, response)
             return
-        await self._api(scope, send, request, path, base, body)
+        await self._api(send, request, path, base, body)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         path_exists = False
@@ -134,7 +134,7 @@ class JiraApp:
         return None, {}, path_exists
 
     async def _api(
-        self, scope: Scope, send: Send, request: Request, path: str, base: str, body: bytes
+        self, send: Send, request: Request, path: str, base: str, body: bytes
     ) -> None:
         method = request.method.upper()
         route, params, path_exists = self._match(method, path)

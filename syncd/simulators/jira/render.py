@@ -7,7 +7,7 @@ fields) and the time zone of the user who asked (Jira renders timestamps in it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -376,7 +376,7 @@ class Renderer:
         core: IssueCore,
         field_ids: tuple[str, ...],
         *,
-        expand: set[str] = frozenset(),  # type: ignore[assignment]
+        expand: Collection[str] = (),
         properties: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {}
