@@ -36,8 +36,12 @@ def test_burst_limit_answers_429_with_jira_headers(
     api: httpx.Client, control: JiraControl
 ) -> None:
     control.configure(burst_capacity=3, burst_refill_per_second=0.01)
-    codes = [api.get("/rest/api/2/myself").status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
+    answers = [api.get("/rest/api/2/myself") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    # Under 20% of the bucket left: Jira flags it on successful answers too.
+    assert [a.headers.get("X-RateLimit-NearLimit") for a in answers[:3]] == [
+        None, None, "true"
+    ]
     limited = api.get("/rest/api/2/myself")
     assert limited.status_code == 429
     assert limited.headers["RateLimit-Reason"] == "jira-burst-based"

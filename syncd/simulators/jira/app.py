@@ -211,7 +211,7 @@ class JiraApp:
         if route.version == "3" and not self.state.settings.cloud:
             return Resp(404, {"errorMessages": ["Not Found"], "errors": {}})
         settings = self.state.settings
-        hit = self.limiter.check(
+        hit, near = self.limiter.check(
             ("burst", method, route.template),
             settings.burst_capacity,
             settings.burst_refill_per_second,
@@ -223,12 +223,13 @@ class JiraApp:
             except ApiError:
                 issue_id = None
             if issue_id is not None:
-                hit = self.limiter.check(
+                hit, near_issue = self.limiter.check(
                     ("issue-write", str(issue_id)),
                     settings.issue_write_capacity,
                     settings.issue_write_refill_per_second,
                     "jira-per-issue-on-write",
                 )
+                near = near or near_issue
         if hit is not None:
             return _rate_limited(hit, settings.cloud)
         ctx = Ctx(
@@ -242,12 +243,15 @@ class JiraApp:
             user=user,
         )
         try:
-            return route.handler(ctx)
+            response = route.handler(ctx)
         except ApiError as error:
-            return _error_response(error)
+            response = _error_response(error)
         except Exception:
             log.exception("jira_simulator_handler_failed", route=f"{method} {route.template}")
-            return Resp(500, {"errorMessages": ["Internal server error"], "errors": {}})
+            response = Resp(500, {"errorMessages": ["Internal server error"], "errors": {}})
+        if near and settings.cloud:
+            response.headers["X-RateLimit-NearLimit"] = "true"
+        return response
 
     async def _send(self, send: Send, response: Resp, *, malformed: bool = False) -> None:
         payload = response.encoded()

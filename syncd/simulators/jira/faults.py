@@ -23,6 +23,8 @@ from fnmatch import fnmatchcase
 
 from syncd.simulators.jira.timefmt import format_minute_utc
 
+# Jira Cloud sends X-RateLimit-NearLimit: true once less than 20% of a budget remains.
+NEAR_LIMIT_SHARE = 0.2
 FAULT_KINDS = ("error", "rate_limit", "stall", "drop_after_commit", "malformed")
 
 
@@ -85,7 +87,8 @@ class RateLimiter:
 
     def check(
         self, key: tuple[str, ...], capacity: int, refill: float, reason: str
-    ) -> RateLimitHit | None:
+    ) -> tuple[RateLimitHit | None, bool]:
+        """Take a token: (the refusal or None, whether under 20% of the bucket is left)."""
         with self._lock:
             now = self._clock()
             bucket = self._buckets.get(key)
@@ -93,9 +96,10 @@ class RateLimiter:
                 bucket = Bucket(capacity, refill, float(capacity), now)
                 self._buckets[key] = bucket
             wait = bucket.take(now)
+            near = bucket.tokens < NEAR_LIMIT_SHARE * capacity
             if wait <= 0:
-                return None
-            return RateLimitHit(reason, capacity, max(1, math.ceil(wait)), refill)
+                return None, near
+            return RateLimitHit(reason, capacity, max(1, math.ceil(wait)), refill), near
 
 
 @dataclass
