@@ -45,7 +45,7 @@ class World:
 
     def settings(
         self, database_url: str, *, overrides: dict[str, dict[str, Any]] | None = None
-    ) -> dict[str, dict[str, Any]]:
+    ) -> dict[str, Any]:
         """The syncd configuration (as TOML-shaped dicts) for this world."""
         jira_options = self.jira.options
         config: dict[str, dict[str, Any]] = {
@@ -154,16 +154,16 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def to_toml(config: dict[str, dict[str, Any]]) -> str:
-    """A small TOML writer for syncd's two-level configuration (tables of scalars/lists)."""
+def to_toml(config: dict[str, Any], prefix: str = "") -> str:
+    """A small TOML writer for syncd's configuration: nested tables of scalars and lists."""
     lines: list[str] = []
-    for section, values in config.items():
-        scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
-        tables = {k: v for k, v in values.items() if isinstance(v, dict)}
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in scalars.items())
-        for name, table in tables.items():
-            lines.append(f"[{section}.{name}]")
-            lines.extend(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in table.items())
+    scalars = {k: v for k, v in config.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in config.items() if isinstance(v, dict)}
+    if prefix:
+        lines.append(f"[{prefix}]")
+    lines.extend(f"{json.dumps(key)} = {_toml_value(value)}" for key, value in scalars.items())
+    if prefix:
         lines.append("")
+    for name, table in tables.items():
+        lines.append(to_toml(table, f"{prefix}.{json.dumps(name)}" if prefix else json.dumps(name)))
     return "\n".join(lines)

@@ -89,7 +89,7 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        return self.outcomes["failed"] == 0 and self.outcomes["blocked"] == 0
+        return not any(self.outcomes[o] for o in ("failed", "blocked", "parked"))
 
     def as_dict(self) -> dict[str, object]:
         return {

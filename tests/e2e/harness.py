@@ -1,0 +1,151 @@
+"""End-to-end harness: both simulators in this process, `syncd` as a subprocess.
+
+Not a conftest: tests import what they use. The simulators run on loopback in the test
+process; syncd runs exactly as an operator runs it (`python -m syncd --config ...`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from syncd.simulators.world import World, start_world
+
+#: test quotas: the pacing logic is the same at any rate; the write-quota benchmark in
+#: bench/ measures it at the real 200/min
+TEST_WRITE_RATE = 3000
+TEST_READ_RATE = 6000
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+
+
+@dataclass
+class E2E:
+    world: World
+    workdir: Path
+    database_url: str
+    config: Path
+
+    def syncd(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "syncd", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=self.workdir,
+            timeout=timeout,
+            check=False,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "syncd", "--config", str(self.config), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=self.workdir,
+        )
+
+    def reconcile(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.syncd("run", "--reconcile", *extra)
+
+    def rewrite_config(self, overrides: dict[str, dict[str, Any]]) -> None:
+        self.world.write_config(self.config, self.database_url, overrides=_merge(overrides))
+
+    # -- what is on the other side ---------------------------------------------------
+
+    def issues(self) -> list[dict[str, Any]]:
+        return [i for i in self.world.jira.control.issues() if "intigriti" in i["labels"]]
+
+    def issues_per_submission(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for issue in self.issues():
+            tag = issue["properties"].get("syncd", {})
+            counts[str(tag.get("submission"))] += 1
+        return counts
+
+    def submission(self, code: str) -> dict[str, Any]:
+        return self.world.intigriti.control.submission(code)
+
+    def issue_of(self, code: str) -> dict[str, Any]:
+        key = self.submission(code)["internalReference"]
+        assert key, f"{code} has no internal reference"
+        return self.world.jira.control.issue(str(key))
+
+    def audit(self) -> list[dict[str, Any]]:
+        return self.query("SELECT submission_code, field, direction, old_value, new_value,"
+                          " outcome, detail FROM audit_log ORDER BY id")
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return [dict(row._mapping) for row in connection.execute(text(sql))]
+        finally:
+            engine.dispose()
+
+    def writes(self) -> int:
+        """Mutating requests both simulators served (counters since the last reset)."""
+        intigriti = sum(
+            c["count"] for c in self.world.intigriti.control.counters() if c["method"] != "GET"
+            and c["route"] != "/connect/token"
+        )
+        jira = sum(
+            count
+            for route, count in self.world.jira.control.counters().items()
+            if not route.startswith("GET") and "/search" not in route
+        )
+        return intigriti + jira
+
+    def reset_counters(self) -> None:
+        self.world.intigriti.control.reset_counters()
+        self.world.jira.control.reset_counters()
+
+
+def _merge(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    base: dict[str, dict[str, Any]] = {
+        "intigriti": {
+            "read_rate_per_minute": TEST_READ_RATE,
+            "write_rate_per_minute": TEST_WRITE_RATE,
+        },
+        "sync": {"create_settle_seconds": 1, "overlap_seconds": 5},
+        "logging": {"level": "info", "format": "json"},
+    }
+    for section, values in overrides.items():
+        base.setdefault(section, {}).update(values)
+    return base
+
+
+def e2e_world(tmp_path: Path, database_url: str, **world_options: Any) -> Iterator[E2E]:
+    world = start_world(
+        read_rate_per_minute=TEST_READ_RATE,
+        write_rate_per_minute=TEST_WRITE_RATE,
+        **world_options,
+    )
+    try:
+        config = world.write_config(tmp_path / "config.toml", database_url, overrides=_merge({}))
+        yield E2E(world, tmp_path, database_url, config)
+    finally:
+        world.stop()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
