@@ -124,8 +124,8 @@ def _human_script(world: World, codes: list[str], say: Say) -> list[Callable[[],
         jira.set_priority(key, "Low")
 
     def new_submission() -> None:
-        created = intigriti.seed_submission(world.programs[0], status="Triage", severity="High")
-        say(f"human  Intigriti: a researcher reports {created['code']}")
+        code = world.report(severity="High")
+        say(f"human  Intigriti: a researcher reports {code}")
 
     return [
         raise_severity,

@@ -164,9 +164,7 @@ class IntigritiAdapter:
             idempotent=True,
         )
 
-    def move_to_status(
-        self, submission: Submission, status: str, close_reason: str | None
-    ) -> None:
+    def move_to_status(self, submission: Submission, status: str, close_reason: str | None) -> None:
         label = f"PUT {STATE_ROUTE}"
         try:
             path = enums.trigger_path(submission.status, status)
@@ -175,8 +173,7 @@ class IntigritiAdapter:
             raise Rejected(str(exc.args[0]), system=SYSTEM, route=label) from None
         if path is None:
             raise NotAllowed(
-                f"{submission.code}: no status trigger leads from {submission.status} to "
-                f"{status}",
+                f"{submission.code}: no status trigger leads from {submission.status} to {status}",
                 system=SYSTEM,
                 route=label,
             )

@@ -293,7 +293,9 @@ class IntigritiClient:
         except httpx.TransportError as exc:
             self.record(label, type(exc).__name__)
             log.debug(
-                "intigriti_request_failed", route=label, error=type(exc).__name__,
+                "intigriti_request_failed",
+                route=label,
+                error=type(exc).__name__,
                 waited_s=round(waited, 3),
             )
             raise self._transport_error(exc, label, idempotent=idempotent) from None
@@ -308,9 +310,7 @@ class IntigritiClient:
         return response
 
     @staticmethod
-    def _transport_error(
-        exc: httpx.TransportError, label: str, *, idempotent: bool
-    ) -> RemoteError:
+    def _transport_error(exc: httpx.TransportError, label: str, *, idempotent: bool) -> RemoteError:
         name = type(exc).__name__
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
             return ConnectFailed(f"{label}: could not connect ({name})", system=SYSTEM, route=label)

@@ -294,9 +294,7 @@ class OAuthSession:
 
     def _oauth_client(self) -> OAuth2Client:
         secret = self._options.client_secret
-        hooks: dict[str, list[Callable[[httpx.Response], None]]] = {
-            "response": [self._count]
-        }
+        hooks: dict[str, list[Callable[[httpx.Response], None]]] = {"response": [self._count]}
         return OAuth2Client(
             client_id=self._options.client_id,
             client_secret=secret,
@@ -345,9 +343,7 @@ class OAuthSession:
                 route=TOKEN_ROUTE,
             ) from None
         if not isinstance(raw, Mapping):
-            raise MalformedResponse(
-                "unexpected token response", system=SYSTEM, route=TOKEN_ROUTE
-            )
+            raise MalformedResponse("unexpected token response", system=SYSTEM, route=TOKEN_ROUTE)
         return raw
 
     @staticmethod

@@ -105,6 +105,15 @@ class World:
             codes.append(str(created["code"]))
         return codes
 
+    def report(self, *, program_index: int = 0, **fields: Any) -> str:
+        """A researcher files a new submission now (seeded ones have a back-dated history)."""
+        now = int(self.intigriti.control.clock()["epoch"])
+        fields.setdefault("status", "Triage")
+        created = self.intigriti.control.seed_submission(
+            self.programs[program_index], created_at=now, updated_at=now, **fields
+        )
+        return str(created["code"])
+
 
 def start_world(
     *,

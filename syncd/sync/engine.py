@@ -30,6 +30,7 @@ from syncd.quota import Priority, priority
 from syncd.records import Issue, ItemFailure, Submission
 from syncd.store.repository import LinkRecord, Repository
 from syncd.sync.executor import Executor, Summary
+from syncd.sync.mapping import FIELDS, FieldName, canonical_issue_key, canonical_reference
 from syncd.sync.ports import IntigritiSide, JiraSide
 
 log = structlog.get_logger(__name__)
@@ -117,6 +118,43 @@ class Engine:
     ) -> None:
         with self._locks(code):
             self.executor.sync(code, submission, issue, summary, read_at=read_at)
+
+    def _agrees_with_bases(
+        self, link: LinkRecord, *, submission: Submission | None = None, issue: Issue | None = None
+    ) -> bool:
+        """Whether one side says nothing new: every synced field equals the link's base.
+
+        Then the other side need not be read: a change there is found by that side's own
+        poll. The echo of syncd's own writes lands here, and costs no further request.
+        """
+        if link.state != "linked":
+            return False
+        mapping = self._mapping
+        values: dict[FieldName, str | None]
+        if submission is not None:
+            values = {
+                "severity": mapping.canonical_severity_from_intigriti(submission.severity),
+                "status": mapping.canonical_status_from_intigriti(
+                    submission.status, submission.close_reason
+                ),
+                "internal_reference": canonical_reference(submission.internal_reference),
+            }
+        elif issue is not None:
+            values = {
+                "severity": mapping.canonical_severity_from_jira(issue.priority),
+                "status": mapping.canonical_status_from_jira(issue.status),
+                "internal_reference": canonical_issue_key(issue.key),
+            }
+        else:
+            return False
+        bases: dict[FieldName, str | None] = {
+            "severity": link.base_severity,
+            "status": link.base_status,
+            "internal_reference": link.base_internal_reference,
+        }
+        return all(
+            values[name] == bases[name] for name in FIELDS if mapping.rule(name).direction != "off"
+        )
 
     def _issue_for(self, link: LinkRecord) -> Issue | None:
         """The link's issue by a direct (strongly consistent) GET; None if unreadable."""
@@ -211,7 +249,7 @@ class Engine:
                 self._record("intigriti", summary, watermark)
                 if issues is not None:
                     self._record(
-                        "jira", summary, _max_time((i.updated_at for i in issues.issues), None)
+                        "jira", summary, _max_time((i.updated_at for i in issues.issues), read_at)
                     )
                 self._record("sweep", summary, None)
         return summary
@@ -248,6 +286,8 @@ class Engine:
                     and submission.updated_at <= seen
                 ):
                     continue  # this version was reconciled already
+                if self._agrees_with_bases(link, submission=submission):
+                    continue  # nothing new from Intigriti
                 issue = self._issue_for(link) if link.issue_id else None
                 if link.issue_id is not None and issue is None:
                     continue  # never infer from a failed read
@@ -291,11 +331,16 @@ class Engine:
                 and issue.updated_at <= seen
             ):
                 continue
+            if self._agrees_with_bases(link, issue=issue):
+                continue  # nothing new from Jira
             submission = self._submission(code)
             if submission is None and link.state != "creating":
                 continue
             self._sync_one(code, submission, issue, summary, read_at)
-        self._record("jira", summary, _max_time((i.updated_at for i in batch.issues), None))
+        # Jira's change query pages through everything in its window, so the watermark
+        # follows the clock even when nothing changed (an idle poll then finds nothing);
+        # the overlap covers search lag and clock skew, the full sweep anything beyond
+        self._record("jira", summary, _max_time((i.updated_at for i in batch.issues), read_at))
         return summary
 
     def _submission(self, code: str) -> Submission | None:

@@ -267,8 +267,16 @@ class Executor:
         return submission, issue
 
     def _mark_seen(
-        self, link: LinkRecord | None, submission: Submission | None, issue: Issue | None
+        self,
+        link: LinkRecord | None,
+        submission: Submission | None,
+        issue: Issue | None,
     ) -> None:
+        """Remember which version of each side is reconciled, so polls skip it for free.
+
+        Only versions that were read count: the echo of syncd's own write is a newer
+        version, which a poll still looks at (and finds in agreement with the bases).
+        """
         if link is None or link.state not in ("linked", "blocked"):
             return
         if submission is None and issue is None:

@@ -429,13 +429,13 @@ def _validate_states(m: Mapping, problems: list[str]) -> None:
         if not state.name.strip():
             problems.append(f"{key}.name: empty")
         elif state.name in names:
-            problems.append(f"{key}.name: {state.name!r} already used by mapping.states"
-                            f"[{names[state.name]}]")
+            problems.append(
+                f"{key}.name: {state.name!r} already used by mapping.states[{names[state.name]}]"
+            )
         else:
             names[state.name] = index
         if not state.jira:
-            problems.append(f"{key}.jira: empty; syncd could not move an issue into "
-                            f"{state.name!r}")
+            problems.append(f"{key}.jira: empty; syncd could not move an issue into {state.name!r}")
         for status in state.jira:
             if not status.strip():
                 problems.append(f"{key}.jira: empty status name")
@@ -477,11 +477,14 @@ def validate_mapping(m: Mapping) -> list[str]:
     for name in FIELDS:
         rule = m.rule(name)
         if rule.direction not in DIRECTIONS:
-            problems.append(f"mapping.fields.{name}.direction: {rule.direction!r} is not one "
-                            f"of {', '.join(DIRECTIONS)}")
+            problems.append(
+                f"mapping.fields.{name}.direction: {rule.direction!r} is not one "
+                f"of {', '.join(DIRECTIONS)}"
+            )
         if rule.policy not in POLICIES:
-            problems.append(f"mapping.fields.{name}.policy: {rule.policy!r} is not one of "
-                            f"{', '.join(POLICIES)}")
+            problems.append(
+                f"mapping.fields.{name}.policy: {rule.policy!r} is not one of {', '.join(POLICIES)}"
+            )
     for index, status in enumerate(m.statuses_to_create):
         if not status.strip():
             problems.append(f"mapping.statuses_to_create[{index}]: empty")

@@ -408,23 +408,36 @@ class _Planner:
         if self.blocked(field, signature):
             return
         decision = _merge(
-            field, i, j, self.link.bases.severity,
-            rule=rule, submission=self.submission, issue=self.issue,
+            field,
+            i,
+            j,
+            self.link.bases.severity,
+            rule=rule,
+            submission=self.submission,
+            issue=self.issue,
         )
         write: FieldWrite | None = None
         if decision.kind == "to_jira" and decision.value is not None:
             priority = self.mapping.priority_for(decision.value)
             if priority is not None:
                 write = SetJiraPriority(
-                    self.issue.id, priority, self.submission.cvss_vector, decision.value,
-                    previous=raw_j, signature=signature,
+                    self.issue.id,
+                    priority,
+                    self.submission.cvss_vector,
+                    decision.value,
+                    previous=raw_j,
+                    signature=signature,
                 )
         elif decision.kind == "to_intigriti" and decision.value is not None:
             severity = self.mapping.severity_for(decision.value)
             if severity is not None:
                 write = SetIntigritiSeverity(
-                    self.code, severity, self.submission.cvss_vector, decision.value,
-                    previous=raw_i, signature=signature,
+                    self.code,
+                    severity,
+                    self.submission.cvss_vector,
+                    decision.value,
+                    previous=raw_i,
+                    signature=signature,
                 )
         self.emit(decision, write, field)
 
@@ -456,15 +469,23 @@ class _Planner:
             jira_target = self.mapping.jira_target(decision.value)
             if jira_target is not None:
                 write = TransitionJira(
-                    self.issue.id, jira_target[0], jira_target[1], decision.value,
-                    previous=raw_j, signature=signature,
+                    self.issue.id,
+                    jira_target[0],
+                    jira_target[1],
+                    decision.value,
+                    previous=raw_j,
+                    signature=signature,
                 )
         elif decision.kind == "to_intigriti" and decision.value is not None:
             intigriti_target = self.mapping.intigriti_target(decision.value)
             if intigriti_target is not None:
                 write = MoveIntigritiStatus(
-                    self.code, intigriti_target[0], intigriti_target[1], decision.value,
-                    previous=raw_i, signature=signature,
+                    self.code,
+                    intigriti_target[0],
+                    intigriti_target[1],
+                    decision.value,
+                    previous=raw_i,
+                    signature=signature,
                 )
         self.emit(decision, write, field)
 
@@ -517,9 +538,7 @@ class _Planner:
             else:
                 self.note(field, "direction to_jira: Intigriti reference left as it is")
             return
-        decision = _merge(
-            field, i, j, b, rule=rule, submission=self.submission, issue=self.issue
-        )
+        decision = _merge(field, i, j, b, rule=rule, submission=self.submission, issue=self.issue)
         if decision.kind == "base" and decision.value is not None:
             self.actions.append(RecordBase(field, decision.value))
         elif decision.kind == "to_intigriti":
@@ -543,9 +562,7 @@ class _Planner:
         if conflict is not None:
             self.actions.append(conflict)
         self.actions.append(
-            SetIntigritiReference(
-                self.code, key, None, key, previous=previous, signature=signature
-            )
+            SetIntigritiReference(self.code, key, None, key, previous=previous, signature=signature)
         )
 
     def build(self) -> Plan:
@@ -556,9 +573,7 @@ class _Planner:
             return Plan(self.code, tuple(kept), tuple(self.notes), tuple(self.blocked_fields))
         self.severity()
         self.status()
-        return Plan(
-            self.code, tuple(self.actions), tuple(self.notes), tuple(self.blocked_fields)
-        )
+        return Plan(self.code, tuple(self.actions), tuple(self.notes), tuple(self.blocked_fields))
 
 
 def _same_code(a: str | None, b: str | None) -> bool:
@@ -663,7 +678,9 @@ def plan(
         return Plan(
             code,
             (),
-            (f"issue {issue.key} is tagged with submission {issue.submission_code!r}; "
-             "nothing written",),
+            (
+                f"issue {issue.key} is tagged with submission {issue.submission_code!r}; "
+                "nothing written",
+            ),
         )
     return _Planner(link, submission, issue, mapping).build()

@@ -44,9 +44,7 @@ def _name(fields: Mapping[str, Any], key: str) -> str | None:
     return str(value["name"])
 
 
-def submission_code(
-    raw: Mapping[str, Any], label: str, property_key: str
-) -> str | None:
+def submission_code(raw: Mapping[str, Any], label: str, property_key: str) -> str | None:
     """The submission code from our entity property, else from ``<label>-<code>``."""
     props = raw.get("properties")
     if isinstance(props, Mapping):

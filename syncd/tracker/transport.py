@@ -120,6 +120,8 @@ class Transport:
         self._clients: list[JIRA] = []
         self._lock = threading.Lock()
         self._field_clauses: dict[str, str] = {}
+        self._deployment_type: str | None = None
+        self._server_version: tuple[int, ...] = (0, 0, 0)
 
     # -- clients -----------------------------------------------------------------------
 
@@ -130,22 +132,40 @@ class Transport:
             auth = {"token_auth": opts.personal_access_token}
         else:
             auth = {"basic_auth": (opts.email, opts.api_token or "")}
+        with self._lock:
+            known_deployment = self._deployment_type
+            known_fields = dict(self._field_clauses)
+            if not known_fields:
+                # the library fills this cache itself on a client's first search
+                for other in self._clients:
+                    cached = getattr(other, "_fields_cache_value", None)
+                    if cached:
+                        known_fields = dict(cached)
+                        break
         client = JIRA(
             server=opts.base_url,
             options={"rest_api_version": "2"},  # v2: wiki-markup strings, not ADF
             timeout=(min(5.0, opts.timeout_seconds), opts.timeout_seconds),
             max_retries=0,
             logging=False,
-            # "auto" asks serverInfo (one GET per client); a forced mode skips it.
-            get_server_info=opts.deployment == "auto",
+            # "auto" asks serverInfo once per process (the first client); later clients
+            # (one per thread) reuse the answer, so a new worker thread costs no request
+            get_server_info=opts.deployment == "auto" and known_deployment is None,
             **auth,
         )
         if opts.deployment == "cloud":
             client.deploymentType = "Cloud"
-        if self._field_clauses:
+        elif known_deployment is not None:
+            client.deploymentType = known_deployment
+            client._version = self._server_version
+        elif opts.deployment == "auto":
+            with self._lock:
+                self._deployment_type = client.deploymentType
+                self._server_version = client._version
+        if known_fields:
             # Pre-fill the library's field-name cache so its first search does not GET
-            # /field again (we already did, once, for the whole process).
-            client._fields_cache_value = dict(self._field_clauses)
+            # /field again (it was read once already, for the whole process).
+            client._fields_cache_value = known_fields
         log.info(
             "jira_client_created",
             deployment=client.deploymentType or opts.deployment,

@@ -85,8 +85,10 @@ class E2E:
         return self.world.jira.control.issue(str(key))
 
     def audit(self) -> list[dict[str, Any]]:
-        return self.query("SELECT submission_code, field, direction, old_value, new_value,"
-                          " outcome, detail FROM audit_log ORDER BY id")
+        return self.query(
+            "SELECT submission_code, field, direction, old_value, new_value,"
+            " outcome, detail FROM audit_log ORDER BY id"
+        )
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         engine = create_engine(self.database_url)
@@ -99,8 +101,9 @@ class E2E:
     def writes(self) -> int:
         """Mutating requests both simulators served (counters since the last reset)."""
         intigriti = sum(
-            c["count"] for c in self.world.intigriti.control.counters() if c["method"] != "GET"
-            and c["route"] != "/connect/token"
+            c["count"]
+            for c in self.world.intigriti.control.counters()
+            if c["method"] != "GET" and c["route"] != "/connect/token"
         )
         jira = sum(
             count
@@ -148,4 +151,3 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> Non
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-

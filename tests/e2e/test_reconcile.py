@@ -26,9 +26,9 @@ def seed_open(e2e: E2E, count: int) -> list[str]:
     severities = ("Low", "Medium", "High", "Critical", "Exceptional")
     return [
         str(
-            control.seed_submission(
-                program, status=statuses[n % 3], severity=severities[n % 5]
-            )["code"]
+            control.seed_submission(program, status=statuses[n % 3], severity=severities[n % 5])[
+                "code"
+            ]
         )
         for n in range(count)
     ]

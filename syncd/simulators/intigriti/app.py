@@ -165,9 +165,7 @@ class _Pipeline:
         body = bytes(response.body)
         # A 204 cannot carry a body, so the cut response is announced as 200 with one.
         status = 200 if response.status_code == 204 else response.status_code
-        headers = [
-            (k, v) for k, v in response.raw_headers if k.lower() != b"content-length"
-        ]
+        headers = [(k, v) for k, v in response.raw_headers if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body) + 512).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         partial = body[: len(body) // 2]
@@ -189,7 +187,10 @@ def build_app(ctx: SimContext) -> Starlette:
         Route(
             "/connect/authorize",
             _Pipeline(
-                ctx, method="GET", template="/connect/authorize", prefix="",
+                ctx,
+                method="GET",
+                template="/connect/authorize",
+                prefix="",
                 oauth=http_oauth.authorize,
             ),
             methods=["GET", "POST"],

@@ -149,9 +149,7 @@ class IntigritiControl:
         body: dict[str, Any] = {"client_id": client_id} if client_id else {"all": True}
         return int(self._call("POST", "/tokens/revoke", body)["revoked"])
 
-    def register_client(
-        self, client_id: str, client_secret: str, redirect_uris: list[str]
-    ) -> None:
+    def register_client(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
         self._call(
             "POST",
             "/clients",

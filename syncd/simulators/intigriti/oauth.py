@@ -184,8 +184,10 @@ class OAuthServer:
             basic_id, _, basic_secret = raw.partition(":")
             client_id, secret = unquote(basic_id), unquote(basic_secret)
         client = self._clients.get(client_id or "")
-        if client is None or secret is None or not hmac.compare_digest(
-            secret.encode(), client.client_secret.encode()
+        if (
+            client is None
+            or secret is None
+            or not hmac.compare_digest(secret.encode(), client.client_secret.encode())
         ):
             raise OAuthError(401, "invalid_client", "client authentication failed")
         return client
@@ -215,7 +217,9 @@ class OAuthServer:
             if not verifier or not hmac.compare_digest(pkce_challenge(verifier), code.challenge):
                 raise OAuthError(400, "invalid_grant", "PKCE verification failed")
         return self._issue(
-            client.client_id, code.scopes, self._options.access_token_ttl,
+            client.client_id,
+            code.scopes,
+            self._options.access_token_ttl,
             with_refresh="offline_access" in code.scopes,
         )
 

@@ -33,8 +33,7 @@ class RegisteredClient:
     def __repr__(self) -> str:
         # The secret never shows up in reprs or logs.
         return (
-            f"RegisteredClient(client_id={self.client_id!r}, "
-            f"redirect_uris={self.redirect_uris!r})"
+            f"RegisteredClient(client_id={self.client_id!r}, redirect_uris={self.redirect_uris!r})"
         )
 
 

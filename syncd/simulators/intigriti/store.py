@@ -44,20 +44,43 @@ HUMAN_USER = User(
 
 _VULN_TYPES: tuple[tuple[str, str, str, str], ...] = (
     # (type name, category, cwe, vector)
-    ("Reflected Cross-Site Scripting (XSS)", "Cross-Site Scripting", "CWE-79",
-     "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
-    ("SQL Injection", "Injection", "CWE-89",
-     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
-    ("Insecure Direct Object Reference (IDOR)", "Broken Access Control", "CWE-639",
-     "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N"),
-    ("Server-Side Request Forgery (SSRF)", "Server-Side Request Forgery", "CWE-918",
-     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N"),
-    ("Open Redirect", "Unvalidated Redirects", "CWE-601",
-     "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:L/A:N"),
-    ("Information Disclosure", "Sensitive Data Exposure", "CWE-200",
-     "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:N/A:N"),
-    ("Remote Code Execution", "Injection", "CWE-94",
-     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"),
+    (
+        "Reflected Cross-Site Scripting (XSS)",
+        "Cross-Site Scripting",
+        "CWE-79",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N",
+    ),
+    ("SQL Injection", "Injection", "CWE-89", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+    (
+        "Insecure Direct Object Reference (IDOR)",
+        "Broken Access Control",
+        "CWE-639",
+        "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
+    ),
+    (
+        "Server-Side Request Forgery (SSRF)",
+        "Server-Side Request Forgery",
+        "CWE-918",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N",
+    ),
+    (
+        "Open Redirect",
+        "Unvalidated Redirects",
+        "CWE-601",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:L/A:N",
+    ),
+    (
+        "Information Disclosure",
+        "Sensitive Data Exposure",
+        "CWE-200",
+        "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:N/A:N",
+    ),
+    (
+        "Remote Code Execution",
+        "Injection",
+        "CWE-94",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H",
+    ),
 )
 _ENDPOINTS = ("/login", "/api/v1/users/{id}", "/search?q=", "/account/settings", "/export")
 _RESEARCHERS = ("xss_hunter", "r00tkit", "bugfinder42", "nullbyte", "webwitch")
@@ -434,9 +457,7 @@ class Store:
         with self._lock:
             sub = self._get(code)
             message_id = _guid(self._rng)
-            sub.messages.append(
-                Message(message_id, text, external, self.clock.epoch(), user)
-            )
+            sub.messages.append(Message(message_id, text, external, self.clock.epoch(), user))
             self._event(sub, "Message", user, external=external)
             self._touch(sub, user)
             return message_id
@@ -470,8 +491,9 @@ class Store:
                 self._event(sub, "Submission edited", user, external=True)
             if "message" in changes:
                 sub.messages.append(
-                    Message(_guid(self._rng), str(changes["message"]), True,
-                            self.clock.epoch(), user)
+                    Message(
+                        _guid(self._rng), str(changes["message"]), True, self.clock.epoch(), user
+                    )
                 )
                 self._event(sub, "Message", user, external=True)
             self._touch(sub, user)
@@ -507,15 +529,33 @@ class Store:
 
 _CREATE_FIELDS = frozenset(
     {
-        "code", "title", "status", "close_reason", "severity", "vector",
-        "internal_reference", "internal_reference_url", "created_at", "updated_at",
-        "submitter", "type_name", "cwe", "endpoint", "poc",
+        "code",
+        "title",
+        "status",
+        "close_reason",
+        "severity",
+        "vector",
+        "internal_reference",
+        "internal_reference_url",
+        "created_at",
+        "updated_at",
+        "submitter",
+        "type_name",
+        "cwe",
+        "endpoint",
+        "poc",
     }
 )
 _EDIT_FIELDS = frozenset(
     {
-        "severity", "vector", "status", "close_reason", "internal_reference",
-        "internal_reference_url", "title", "message",
+        "severity",
+        "vector",
+        "status",
+        "close_reason",
+        "internal_reference",
+        "internal_reference_url",
+        "title",
+        "message",
     }
 )
 _CLOSED = ("Closed", "Archived")
@@ -531,9 +571,7 @@ def _reached(status: str, milestone: str) -> bool:
     return _ORDER.index(status) >= _ORDER.index(milestone)
 
 
-def _resolve_severity(
-    severity: Any, vector: Any
-) -> tuple[int | None, str | None, float | None]:
+def _resolve_severity(severity: Any, vector: Any) -> tuple[int | None, str | None, float | None]:
     """(id, vector, score) from a severity name/id and/or a CVSS vector."""
     score: float | None = None
     if vector is not None:

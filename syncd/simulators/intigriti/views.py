@@ -285,8 +285,12 @@ def internal_view(sub: Submission) -> dict[str, Any]:
         "lastUpdatedAt": sub.last_updated_at,
         "duplicateOf": sub.duplicate_of,
         "messages": [
-            {"messageId": m.message_id, "message": m.text, "external": m.external,
-             "createdAt": m.created_at}
+            {
+                "messageId": m.message_id,
+                "message": m.text,
+                "external": m.external,
+                "createdAt": m.created_at,
+            }
             for m in sub.messages
         ],
         "events": len(sub.events),

@@ -147,11 +147,25 @@ def createmeta_types(ctx: Ctx) -> Resp:
 def createmeta_fields(ctx: Ctx) -> Resp:
     ctx.state.project(ctx.params["projectIdOrKey"])
     if ctx.params["issueTypeId"] not in ISSUE_TYPE_BY_ID:
-        raise ApiError(404, ["The issue type with id '" + ctx.params["issueTypeId"] + "' does "
-                             "not exist or is not visible in the project."])
+        raise ApiError(
+            404,
+            [
+                "The issue type with id '" + ctx.params["issueTypeId"] + "' does "
+                "not exist or is not visible in the project."
+            ],
+        )
     renderer = ctx.renderer
-    listed = ("summary", "issuetype", "project", "description", "labels", "priority",
-              "reporter", "assignee", *CUSTOM_FIELDS)
+    listed = (
+        "summary",
+        "issuetype",
+        "project",
+        "description",
+        "labels",
+        "priority",
+        "reporter",
+        "assignee",
+        *CUSTOM_FIELDS,
+    )
     entries = []
     for field_id in listed:
         rendered = renderer.field(FIELD_BY_ID[field_id])
@@ -177,8 +191,11 @@ def create_issue(ctx: Ctx) -> Resp:
     issue = ctx.state.create_issue(ctx.me, ctx.json(), ctx.api_version)
     return Resp(
         201,
-        {"id": str(issue.core.id), "key": issue.core.key,
-         "self": f"{ctx.renderer.api}/issue/{issue.core.id}"},
+        {
+            "id": str(issue.core.id),
+            "key": issue.core.key,
+            "self": f"{ctx.renderer.api}/issue/{issue.core.id}",
+        },
     )
 
 

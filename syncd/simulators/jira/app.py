@@ -78,8 +78,14 @@ def _applinks(ctx: Ctx) -> Resp:
 
 def _session(ctx: Ctx) -> Resp:
     user = ctx.me
-    return Resp(200, {"self": f"{ctx.base}/rest/api/latest/user?username={user.name}",
-                      "name": user.name, "loginInfo": {"failedLoginCount": 0, "loginCount": 1}})
+    return Resp(
+        200,
+        {
+            "self": f"{ctx.base}/rest/api/latest/user?username={user.name}",
+            "name": user.name,
+            "loginInfo": {"failedLoginCount": 0, "loginCount": 1},
+        },
+    )
 
 
 def _error_response(error: ApiError) -> Resp:
@@ -133,9 +139,7 @@ class JiraApp:
                 return route, match.groupdict(), True
         return None, {}, path_exists
 
-    async def _api(
-        self, send: Send, request: Request, path: str, base: str, body: bytes
-    ) -> None:
+    async def _api(self, send: Send, request: Request, path: str, base: str, body: bytes) -> None:
         method = request.method.upper()
         route, params, path_exists = self._match(method, path)
         if route is None:
@@ -162,8 +166,11 @@ class JiraApp:
                 headers["Retry-After"] = str(error.retry_after)
             await self._send(
                 send,
-                Resp(error.status, {"errorMessages": ["Internal server error"], "errors": {}},
-                     headers),
+                Resp(
+                    error.status,
+                    {"errorMessages": ["Internal server error"], "errors": {}},
+                    headers,
+                ),
             )
             return
         response = self._handle(route, params, request, method, base, body)
@@ -204,8 +211,13 @@ class JiraApp:
         if route.auth and user is None:
             return Resp(
                 401,
-                {"errorMessages": ["You are not authenticated. Authentication required to "
-                                   "perform this operation."], "errors": {}},
+                {
+                    "errorMessages": [
+                        "You are not authenticated. Authentication required to "
+                        "perform this operation."
+                    ],
+                    "errors": {},
+                },
                 {"WWW-Authenticate": 'Basic realm="protected-area"'},
             )
         if route.version == "3" and not self.state.settings.cloud:

@@ -160,45 +160,97 @@ CVSS_FIELD_ID = "customfield_10050"
 CVSS_SCORE_FIELD_ID = "customfield_10051"
 
 FIELDS = (
-    FieldDef("issuekey", "Key", "string", False, ("id", "issue", "issuekey", "key"),
-             system=None, orderable=False),
+    FieldDef(
+        "issuekey",
+        "Key",
+        "string",
+        False,
+        ("id", "issue", "issuekey", "key"),
+        system=None,
+        orderable=False,
+    ),
     FieldDef("summary", "Summary", "string", False, ("summary",), system="summary"),
-    FieldDef("description", "Description", "string", False, ("description",),
-             system="description"),
+    FieldDef("description", "Description", "string", False, ("description",), system="description"),
     FieldDef("labels", "Labels", "array", False, ("labels",), system="labels", items="string"),
     FieldDef("priority", "Priority", "priority", False, ("priority",), system="priority"),
     FieldDef("status", "Status", "status", False, ("status",), system="status", orderable=False),
-    FieldDef("resolution", "Resolution", "resolution", False, ("resolution",),
-             system="resolution"),
-    FieldDef("issuetype", "Issue Type", "issuetype", False, ("issuetype", "type"),
-             system="issuetype"),
+    FieldDef("resolution", "Resolution", "resolution", False, ("resolution",), system="resolution"),
+    FieldDef(
+        "issuetype", "Issue Type", "issuetype", False, ("issuetype", "type"), system="issuetype"
+    ),
     FieldDef("project", "Project", "project", False, ("project",), system="project"),
-    FieldDef("created", "Created", "datetime", False, ("created", "createdDate"),
-             system="created", orderable=False),
-    FieldDef("updated", "Updated", "datetime", False, ("updated", "updatedDate"),
-             system="updated", orderable=False),
-    FieldDef("resolutiondate", "Resolved", "datetime", False,
-             ("resolved", "resolutiondate", "resolutionDate"), system="resolutiondate",
-             orderable=False),
-    FieldDef("statuscategorychangedate", "Status Category Changed", "datetime", False,
-             ("statusCategoryChangedDate",), system="statuscategorychangedate",
-             orderable=False),
+    FieldDef(
+        "created",
+        "Created",
+        "datetime",
+        False,
+        ("created", "createdDate"),
+        system="created",
+        orderable=False,
+    ),
+    FieldDef(
+        "updated",
+        "Updated",
+        "datetime",
+        False,
+        ("updated", "updatedDate"),
+        system="updated",
+        orderable=False,
+    ),
+    FieldDef(
+        "resolutiondate",
+        "Resolved",
+        "datetime",
+        False,
+        ("resolved", "resolutiondate", "resolutionDate"),
+        system="resolutiondate",
+        orderable=False,
+    ),
+    FieldDef(
+        "statuscategorychangedate",
+        "Status Category Changed",
+        "datetime",
+        False,
+        ("statusCategoryChangedDate",),
+        system="statuscategorychangedate",
+        orderable=False,
+    ),
     FieldDef("reporter", "Reporter", "user", False, ("reporter",), system="reporter"),
     FieldDef("assignee", "Assignee", "user", False, ("assignee",), system="assignee"),
     FieldDef("comment", "Comment", "comments-page", False, ("comment",), system="comment"),
-    FieldDef(CVSS_FIELD_ID, "CVSS", "string", True, ("cf[10050]", "CVSS"),
-             custom_type="com.atlassian.jira.plugin.system.customfieldtypes:textfield",
-             custom_id=10050),
-    FieldDef(CVSS_SCORE_FIELD_ID, "CVSS Score", "number", True, ("cf[10051]", "CVSS Score"),
-             custom_type="com.atlassian.jira.plugin.system.customfieldtypes:float",
-             custom_id=10051),
+    FieldDef(
+        CVSS_FIELD_ID,
+        "CVSS",
+        "string",
+        True,
+        ("cf[10050]", "CVSS"),
+        custom_type="com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+        custom_id=10050,
+    ),
+    FieldDef(
+        CVSS_SCORE_FIELD_ID,
+        "CVSS Score",
+        "number",
+        True,
+        ("cf[10051]", "CVSS Score"),
+        custom_type="com.atlassian.jira.plugin.system.customfieldtypes:float",
+        custom_id=10051,
+    ),
 )
 FIELD_BY_ID = {field.id: field for field in FIELDS}
 CUSTOM_FIELDS = {field.id: field for field in FIELDS if field.custom}
 # Fields returned for ``*navigable`` (everything here except the comment page).
 NAVIGABLE_FIELDS = tuple(f.id for f in FIELDS if f.id not in ("comment", "issuekey"))
 ALL_FIELDS = tuple(f.id for f in FIELDS if f.id != "issuekey")
-EDITABLE_FIELDS = ("summary", "description", "labels", "priority", "assignee", "reporter",
-                   CVSS_FIELD_ID, CVSS_SCORE_FIELD_ID)
+EDITABLE_FIELDS = (
+    "summary",
+    "description",
+    "labels",
+    "priority",
+    "assignee",
+    "reporter",
+    CVSS_FIELD_ID,
+    CVSS_SCORE_FIELD_ID,
+)
 
 ROLES = ("Administrators", "Developers", "Users", "Service Desk Team")

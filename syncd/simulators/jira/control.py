@@ -117,11 +117,18 @@ class JiraControl:
         return result
 
     def bulk_create(
-        self, project: str, count: int, *, summary_prefix: str = "Seeded issue",
+        self,
+        project: str,
+        count: int,
+        *,
+        summary_prefix: str = "Seeded issue",
         labels: list[str] | None = None,
     ) -> list[str]:
-        body: dict[str, Any] = {"project": project, "count": count,
-                                "summary_prefix": summary_prefix}
+        body: dict[str, Any] = {
+            "project": project,
+            "count": count,
+            "summary_prefix": summary_prefix,
+        }
         if labels is not None:
             body["labels"] = labels
         result: dict[str, list[str]] = self._call("POST", "/issues/bulk", body)
@@ -246,12 +253,19 @@ class JiraControl:
         result: dict[str, Any] = self._call("POST", "/faults", body)
         return result
 
-    def fail_next(self, route: str, count: int = 1, *, status: int = 503,
-                  retry_after: int | None = None) -> None:
+    def fail_next(
+        self, route: str, count: int = 1, *, status: int = 503, retry_after: int | None = None
+    ) -> None:
         self.inject("error", route, count=count, status=status, retry_after=retry_after)
 
-    def rate_limit_storm(self, count: int, *, route: str = "*", retry_after: int = 1,
-                         reason: str = "jira-burst-based") -> None:
+    def rate_limit_storm(
+        self,
+        count: int,
+        *,
+        route: str = "*",
+        retry_after: int = 1,
+        reason: str = "jira-burst-based",
+    ) -> None:
         self.inject("rate_limit", route, count=count, retry_after=retry_after, reason=reason)
 
     def stall(self, seconds: float, *, route: str = "*", count: int = 1) -> None:

@@ -195,8 +195,9 @@ class ControlApi:
             )
         except ZoneInfoNotFoundError:
             raise ApiError(400, [f"unknown time zone {body.get('time_zone')!r}"]) from None
-        return Resp(200, {"accountId": user.account_id, "email": user.email,
-                          "time_zone": user.time_zone})
+        return Resp(
+            200, {"accountId": user.account_id, "email": user.email, "time_zone": user.time_zone}
+        )
 
     def _add_project(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         project = self.state.add_project(body["key"], body.get("name"))
@@ -224,9 +225,7 @@ class ControlApi:
             fields_in["description"] = body["description"]
         fields_in.update(body.get("fields") or {})
         properties = [{"key": k, "value": v} for k, v in (body.get("properties") or {}).items()]
-        issue = self.state.create_issue(
-            actor, {"fields": fields_in, "properties": properties}, "2"
-        )
+        issue = self.state.create_issue(actor, {"fields": fields_in, "properties": properties}, "2")
         if body.get("status"):
             self.state.human_set_status(actor, issue, body["status"], body.get("resolution"))
         return issue

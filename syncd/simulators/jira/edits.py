@@ -87,8 +87,15 @@ class FieldWriter:
         self.users = users
         self.result = result
 
-    def _change(self, name: str, field_id: str, old: Any, new: Any,
-                old_string: str | None, new_string: str | None) -> None:
+    def _change(
+        self,
+        name: str,
+        field_id: str,
+        old: Any,
+        new: Any,
+        old_string: str | None,
+        new_string: str | None,
+    ) -> None:
         if (old, old_string) == (new, new_string):
             return
         self.result.changes.append(
@@ -145,9 +152,7 @@ class FieldWriter:
         old = " ".join(self.core.labels)
         new = " ".join(labels)
         if old != new:
-            self.result.changes.append(
-                ChangeItem("labels", "labels", None, old, None, new)
-            )
+            self.result.changes.append(ChangeItem("labels", "labels", None, old, None, new))
         self.core.labels = labels
 
     def _check_labels(self, labels: Any) -> list[str] | None:
@@ -225,8 +230,7 @@ class FieldWriter:
                 return
             elif len(value) > MAX_TEXT_FIELD:
                 self.result.errors[field_id] = (
-                    "The entered text is too long. It exceeds the allowed limit of 255 "
-                    "characters."
+                    "The entered text is too long. It exceeds the allowed limit of 255 characters."
                 )
                 return
         old = self.core.custom.get(field_id)
@@ -249,7 +253,7 @@ class FieldWriter:
             if not isinstance(operation, Mapping) or len(operation) != 1:
                 self.result.errors[field_id] = "Each operation must have exactly one verb"
                 return
-            (verb, value), = operation.items()
+            ((verb, value),) = operation.items()
             if field_id == "comment":
                 self._comment_operation(verb, value)
             elif field_id == "labels":

@@ -116,8 +116,14 @@ class _Compiler:
             return self._key(clause)
         if name == "labels":
             return self._labels(clause)
-        if name in ("updated", "updateddate", "created", "createddate", "resolved",
-                    "resolutiondate"):
+        if name in (
+            "updated",
+            "updateddate",
+            "created",
+            "createddate",
+            "resolved",
+            "resolutiondate",
+        ):
             return self._date(clause, name)
         if name in ("status", "priority", "resolution", "issuetype", "type", "statuscategory"):
             return self._catalog(clause, name)
@@ -155,9 +161,7 @@ class _Compiler:
                 continue
             found = self._resolver.issue_ids_for_key(value.text)
             if found is None:
-                raise JqlError(
-                    f"An issue with key '{value.text}' does not exist for field 'key'."
-                )
+                raise JqlError(f"An issue with key '{value.text}' does not exist for field 'key'.")
             ids.update(found)
         return _combine(clause.operator, lambda core, issue: core.id in ids)
 
@@ -168,8 +172,8 @@ class _Compiler:
         wanted = {value.text for value in clause.values if not value.empty}
         wants_empty = any(value.empty for value in clause.values)
         if clause.operator in ("=", "in"):
-            return lambda core, issue: bool(wanted.intersection(core.labels)) or (
-                wants_empty and not core.labels
+            return lambda core, issue: (
+                bool(wanted.intersection(core.labels)) or (wants_empty and not core.labels)
             )
         # Jira leaves issues without labels out of a negative label clause.
         return lambda core, issue: bool(core.labels) and not wanted.intersection(core.labels)
@@ -262,9 +266,9 @@ class _Compiler:
             self._check(clause, (*_EQUALITY, "~", "!~"))
             if op in ("~", "!~"):
                 needle = clause.values[0].text.lower()
-                contains: Predicate = lambda core, issue: needle in str(  # noqa: E731
-                    core.custom.get(field_id) or ""
-                ).lower()
+                def contains(core: Any, issue: Any) -> bool:
+                    return needle in str(core.custom.get(field_id) or "").lower()
+
                 return contains if op == "~" else (lambda c, i: not contains(c, i))
             texts = {value.text for value in clause.values}
             return _combine(op, lambda core, issue: core.custom.get(field_id) in texts)
@@ -319,9 +323,7 @@ def _property_text(value: Any) -> str | None:
     return None
 
 
-def _number_predicate(
-    op: str, numbers: list[float], get: Callable[[IssueCore], Any]
-) -> Predicate:
+def _number_predicate(op: str, numbers: list[float], get: Callable[[IssueCore], Any]) -> Predicate:
     limit = numbers[0]
     tests: dict[str, Callable[[float], bool]] = {
         "=": lambda n: n == limit,
@@ -375,8 +377,10 @@ def _sort_getter(name: str, resolver: Resolver) -> Callable[[IssueCore], Any]:
 
 
 def compile_query(query: Query, resolver: Resolver, tz: ZoneInfo, now: datetime) -> Compiled:
-    predicate: Predicate = (lambda core, issue: True) if query.where is None else (
-        _Compiler(resolver, tz, now).node(query.where)
+    predicate: Predicate = (
+        (lambda core, issue: True)
+        if query.where is None
+        else (_Compiler(resolver, tz, now).node(query.where))
     )
     getters = [_sort_getter(key.field, resolver) for key in query.order_by]
 

@@ -263,9 +263,7 @@ class Renderer:
                         "name": "Resolution",
                         "key": "resolution",
                         "operations": ["set"],
-                        "allowedValues": [
-                            self.resolution(r) for r in RESOLUTION_BY_ID.values()
-                        ],
+                        "allowedValues": [self.resolution(r) for r in RESOLUTION_BY_ID.values()],
                     }
             body["fields"] = fields
         return body
@@ -346,13 +344,15 @@ class Renderer:
             "summary": lambda: core.summary,
             "description": lambda: self.text(core.description),
             "labels": lambda: list(core.labels),
-            "priority": lambda: self.priority(PRIORITY_BY_ID[core.priority_id])
-            if core.priority_id
-            else None,
+            "priority": lambda: (
+                self.priority(PRIORITY_BY_ID[core.priority_id]) if core.priority_id else None
+            ),
             "status": lambda: self.status(STATUS_BY_ID[core.status_id]),
-            "resolution": lambda: self.resolution(RESOLUTION_BY_ID[core.resolution_id])
-            if core.resolution_id
-            else None,
+            "resolution": lambda: (
+                self.resolution(RESOLUTION_BY_ID[core.resolution_id])
+                if core.resolution_id
+                else None
+            ),
             "issuetype": lambda: self.issue_type(ISSUE_TYPE_BY_ID[core.issuetype_id]),
             "project": lambda: self.project(project, full=False),
             "created": lambda: self.when(core.created),
@@ -405,9 +405,7 @@ class Renderer:
                 "histories": histories,
             }
         if "transitions" in expand:
-            body["transitions"] = [
-                self.transition(t, False) for t in self.state.transitions(issue)
-            ]
+            body["transitions"] = [self.transition(t, False) for t in self.state.transitions(issue)]
         if "names" in expand:
             names = {f.id: f.name for f in FIELDS}
             body["names"] = {key: names.get(key, key) for key in fields}

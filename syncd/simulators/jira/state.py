@@ -214,9 +214,7 @@ class JiraState:
             for project in self.projects.values():
                 if str(project.id) == reference or project.key == reference.upper():
                     return project
-            raise ApiError(
-                404, [f"No project could be found with key '{reference}'."]
-            )
+            raise ApiError(404, [f"No project could be found with key '{reference}'."])
 
     # JQL resolver protocol
     def project_ids_for(self, ref: str) -> set[int] | None:
@@ -511,9 +509,7 @@ class JiraState:
         self, actor: User, issue: Issue, status_name: str, resolution_name: str | None
     ) -> None:
         with self.lock:
-            status = next(
-                (s for s in STATUSES if s.name.lower() == status_name.lower()), None
-            )
+            status = next((s for s in STATUSES if s.name.lower() == status_name.lower()), None)
             if status is None:
                 raise ApiError(400, [f"Unknown status '{status_name}'"])
             resolution_id: str | None = None
@@ -551,8 +547,14 @@ class JiraState:
             issue.core.updated = now
             self.keys[new_key] = issue.core.id
             items = [
-                ChangeItem("project", "project", str(old_project.id), old_project.name,
-                           str(target.id), target.name),
+                ChangeItem(
+                    "project",
+                    "project",
+                    str(old_project.id),
+                    old_project.name,
+                    str(target.id),
+                    target.name,
+                ),
                 ChangeItem("Key", "issuekey", None, old_key, None, new_key),
             ]
             self._record(issue, actor.account_id, items, now)
@@ -599,8 +601,10 @@ class JiraState:
             raise ApiError(400, errors={"commentLevel": "You must specify a visibility value."})
         if raw["type"] == "role" and value not in ROLES:
             raise ApiError(
-                400, errors={"commentLevel": f"You are currently not a member of the project "
-                                             f"role: {value}."}
+                400,
+                errors={
+                    "commentLevel": f"You are currently not a member of the project role: {value}."
+                },
             )
         identifier = value if raw["type"] == "role" else str(raw.get("identifier") or value)
         return {"type": str(raw["type"]), "value": value, "identifier": identifier}
@@ -710,8 +714,10 @@ class JiraState:
             if len(issue.remote_links) >= self.settings.remote_link_cap:
                 raise ApiError(
                     413,
-                    [f"The issue has reached the limit of {self.settings.remote_link_cap} "
-                     "remote links."],
+                    [
+                        f"The issue has reached the limit of {self.settings.remote_link_cap} "
+                        "remote links."
+                    ],
                 )
             link = RemoteLink(
                 id=self._next(self._other_ids),
