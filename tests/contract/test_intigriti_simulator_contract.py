@@ -40,18 +40,16 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.response.exceptions import InvalidData
 from openapi_schema_validator import OAS30Validator
+from reference_docs import reference_document
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from syncd.simulators.intigriti import IntigritiControl, IntigritiSimulator
 
-SPEC_PATH = Path("/work/shared/reference/intigriti-openapi-v2.1.json")
+SPEC_NAME = "intigriti-openapi-v2.1.json"
 
 
 def _spec_file() -> Path:
-    # The reference lives next to DESIGN.md, outside the repository; allow an override.
-    import os
-
-    return Path(os.environ.get("SYNCD_INTIGRITI_OPENAPI", str(SPEC_PATH)))
+    return reference_document(SPEC_NAME)
 
 
 def _nullable_refs(node: Any) -> Any:
@@ -98,8 +96,6 @@ def _merge_closed_all_of(node: Any, schemas: dict[str, Any]) -> Any:
 @pytest.fixture(scope="module")
 def spec_dict(intigriti_sim: IntigritiSimulator) -> dict[str, Any]:
     path = _spec_file()
-    if not path.exists():
-        pytest.skip(f"OpenAPI reference not found at {path}")
     raw = json.loads(path.read_text())
     spec = copy.deepcopy(raw)
     schemas = spec["components"]["schemas"]

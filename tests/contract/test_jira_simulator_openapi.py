@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -33,15 +32,11 @@ from jira_sim_fixtures import basic_header, jira_sim  # noqa: F401 - fixture by 
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.exceptions import OpenAPIError
+from reference_docs import reference_document
 
 from syncd.simulators.jira import JiraSimulator
 
-# The reference lives next to DESIGN.md, beside (not inside) the repository; the
-# environment variable points elsewhere when it does not.
-SPEC_ENV = "SYNCD_JIRA_OPENAPI"
-SPEC_FILE = Path(__file__).resolve().parents[3] / "shared/reference" / (
-    "jira-cloud-platform-openapi-v3.json"
-)
+SPEC_NAME = "jira-cloud-platform-openapi-v3.json"
 USED_PATHS = (
     "/rest/api/3/serverInfo",
     "/rest/api/3/myself",
@@ -71,10 +66,7 @@ _JIRA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([
 
 
 def _spec_file() -> Path:
-    path = Path(os.environ.get(SPEC_ENV, str(SPEC_FILE)))
-    if not path.exists():
-        pytest.skip(f"Atlassian's OpenAPI document not found at {path} (set {SPEC_ENV})")
-    return path
+    return reference_document(SPEC_NAME)
 
 
 def _refs(node: Any) -> Iterator[str]:
