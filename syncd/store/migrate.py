@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -11,9 +12,25 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 
+def script_location() -> str:
+    """Where the Alembic scripts are.
+
+    Installed, they ship inside the package as ``syncd.migrations`` (pyproject maps the
+    top-level ``migrations/`` there). Run from a source checkout without an editable
+    install, ``syncd`` is the plain folder and the scripts are its sibling.
+    """
+    try:
+        return str(resources.files("syncd.migrations"))
+    except ModuleNotFoundError:
+        source_tree = Path(__file__).resolve().parents[2] / "migrations"
+        if (source_tree / "env.py").is_file():
+            return str(source_tree)
+        raise
+
+
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(resources.files("syncd.migrations")))
+    config.set_main_option("script_location", script_location())
     return config
 
 

@@ -14,10 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -90,35 +88,6 @@ def make_adapter(
         backoff_initial=0.01,
         backoff_max=0.05,
     )
-
-
-class _FormReader(HTMLParser):
-    """Collects the consent form's inputs, as a browser would submit them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = values.get("action", "")
-        elif tag == "input" and "name" in values:
-            self.fields[values["name"]] = values.get("value", "")
-
-
-def browser_consent(authorize_url: str, decision: str = "approve") -> str:
-    """Open the authorize URL, press a consent button, return the redirect Location."""
-    with httpx.Client(follow_redirects=False, timeout=5.0) as browser:
-        page = browser.get(authorize_url)
-        page.raise_for_status()
-        form = _FormReader()
-        form.feed(page.text)
-        target = page.url.join(form.action or page.url.path)
-        answer = browser.post(target, data={**form.fields, "decision": decision})
-        assert answer.status_code in (302, 303), answer.text
-        return answer.headers["location"]
 
 
 class FailingSaveStore(MemoryTokenStore):

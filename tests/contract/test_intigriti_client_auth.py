@@ -11,7 +11,6 @@ import pytest
 from intigriti_client_fixtures import (
     FailingSaveStore,
     ScriptedServer,
-    browser_consent,
     make_adapter,
     options_for,
     token_from_response,
@@ -21,6 +20,7 @@ from syncd.errors import CredentialError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.intigriti.tokens import MemoryTokenStore
 from syncd.records import OAuthToken
+from syncd.simulators.intigriti.browser import browser_consent
 from syncd.simulators.intigriti.options import DEMO_REDIRECT_URI, IntigritiSimulatorOptions
 from syncd.simulators.intigriti.simulator import IntigritiSimulator
 

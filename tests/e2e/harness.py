@@ -48,15 +48,23 @@ class E2E:
             check=False,
         )
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "syncd", "--config", str(self.config), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-            cwd=self.workdir,
-        )
+    def popen(self, *args: str, log: Path | None = None) -> subprocess.Popen[str]:
+        """Start syncd in the background; with ``log``, its output goes to that file
+        (a long-running daemon would otherwise block on a full pipe nobody reads)."""
+        sink = log.open("w") if log is not None else None
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "syncd", "--config", str(self.config), *args],
+                stdin=subprocess.PIPE,
+                stdout=sink or subprocess.PIPE,
+                stderr=sink or subprocess.PIPE,
+                text=True,
+                env=_env(),
+                cwd=self.workdir,
+            )
+        finally:
+            if sink is not None:
+                sink.close()
 
     def reconcile(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.syncd("run", "--reconcile", *extra)

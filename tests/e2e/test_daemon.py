@@ -36,11 +36,11 @@ def cycles_done(stderr: str, since: datetime) -> Counter[str]:
     return done
 
 
-def stop(process: subprocess.Popen[str]) -> tuple[int, str, float]:
+def stop(process: subprocess.Popen[str], log: Path) -> tuple[int, str, float]:
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
-    _out, err = process.communicate(timeout=30)
-    return process.returncode, err, time.monotonic() - started
+    process.wait(timeout=30)
+    return process.returncode, log.read_text(), time.monotonic() - started
 
 
 def last_success(e2e: E2E, source: str) -> datetime | None:
@@ -72,7 +72,8 @@ def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None
         }
     )
     started = datetime.now(UTC)
-    daemon = e2e.popen("run")
+    log = e2e.workdir / "daemon.log"
+    daemon = e2e.popen("run", log=log)
     try:
         # the start-up sweep, then polls: wait until the sweep has finished
         wait_for(
@@ -92,7 +93,7 @@ def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None
         )
         time.sleep(4)  # a few more idle cycles to measure
     finally:
-        code, stderr, took = stop(daemon)
+        code, stderr, took = stop(daemon, log)
     assert code == 0, stderr[-2000:]
     assert took < 10
     cycles = cycles_done(stderr, measured_from)
@@ -114,7 +115,8 @@ def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None
 def test_changes_propagate_while_the_daemon_runs(e2e: E2E) -> None:
     codes = seed_open(e2e, 6)
     e2e.rewrite_config({"sync": {"poll_interval_seconds": 1, "jira_poll_interval_seconds": 1}})
-    daemon = e2e.popen("run")
+    log = e2e.workdir / "daemon.log"
+    daemon = e2e.popen("run", log=log)
     try:
         wait_for(
             lambda: all(e2e.submission(c)["internalReference"] for c in codes),
@@ -141,7 +143,7 @@ def test_changes_propagate_while_the_daemon_runs(e2e: E2E) -> None:
             what="a new submission to get its issue",
         )
     finally:
-        code, stderr, took = stop(daemon)
+        code, stderr, took = stop(daemon, log)
     assert code == 0, stderr[-2000:]
     assert took < 10
     assert e2e.submission(codes[2])["closeReason"] == "Resolved"
