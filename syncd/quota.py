@@ -54,8 +54,9 @@ class TokenBucket:
     """A thread-safe token bucket refilled continuously at ``rate_per_minute``.
 
     ``burst`` is the bucket size: how many requests may go back to back after an idle
-    spell. It defaults to one second's worth (at least 1), which keeps any 60-second
-    window within the per-minute quota with room to spare.
+    spell. It defaults to one second's worth (at least 1). Any 60-second window then
+    holds at most ``rate + burst`` grants, so a caller facing a strict sliding window (as
+    the Intigriti client does) uses ``burst=1`` and a rate a little under the quota.
     """
 
     def __init__(
