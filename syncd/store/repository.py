@@ -368,6 +368,10 @@ class Repository:
         result: LinkRecord | None = self._run(work, what=f"recording failure for {code}")
         return result
 
+    def clear_failure(self, code: str) -> None:
+        """The submission converged: forget earlier failed attempts."""
+        self._update(code, {"attempts": 0, "error": None}, what=f"clearing failure of {code}")
+
     def park(self, code: str, program_id: str, error: str) -> None:
         """Park a submission whose payload could not be parsed (creating a row if needed)."""
         now = utcnow()

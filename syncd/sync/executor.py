@@ -222,6 +222,7 @@ class Executor:
                 return "changed" if current.writes else "converged"
             if not current.actions:
                 self._mark_seen(link, submission, issue)
+                self._clear_failure(link)
                 return "changed" if changed else "converged"
             for note in current.notes:
                 log.debug("plan_note", submission=code, note=note)
@@ -235,10 +236,15 @@ class Executor:
                 return "pending"
             if not result.replan:
                 self._mark_seen(result.link, submission, result.issue)
+                self._clear_failure(result.link)
                 return "changed" if changed else "converged"
             link, issue = result.link, result.issue
             fresh = True  # syncd just created or linked the issue: nothing older to lose
         raise _StopItem("failed", f"did not converge in {MAX_ROUNDS} rounds")
+
+    def _clear_failure(self, link: LinkRecord | None) -> None:
+        if link is not None and link.attempts and link.state in ("linked", "blocked"):
+            self.repository.clear_failure(link.submission_code)
 
     def _needs_fresh_read(self, current: Plan, link: LinkRecord, read_at: datetime | None) -> bool:
         # anything that moves a base counts, RecordBase included: a stale "they agree"

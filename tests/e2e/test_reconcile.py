@@ -202,3 +202,20 @@ def test_a_refused_intigriti_move_blocks_the_link_until_a_human_acts(e2e: E2E) -
     after = e2e.submission(code)
     assert (after["status"], after["closeReason"]) == ("Closed", "Accepted risk")
     assert "blocked: 0" in e2e.syncd("status").stdout
+
+
+def test_a_failed_write_is_retried_next_pass_and_then_forgotten(e2e: E2E) -> None:
+    codes = seed_open(e2e, 3)
+    e2e.world.intigriti.control.fail_next(
+        20, route="PUT /submissions/*/internal-reference", status=503
+    )
+    failed = e2e.reconcile()
+    assert failed.returncode == 1
+    assert "failed" in failed.stdout
+    status = e2e.syncd("status", "--json")
+    assert json.loads(status.stdout)["failing"], status.stdout
+    e2e.world.intigriti.control.clear_faults()
+    assert_ok(e2e.reconcile())
+    assert all(e2e.submission(code)["internalReference"] for code in codes)
+    assert set(e2e.issues_per_submission().values()) == {1}
+    assert json.loads(e2e.syncd("status", "--json").stdout)["failing"] == []
