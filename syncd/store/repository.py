@@ -239,11 +239,7 @@ class Repository:
 
     def _update(self, code: str, values: dict[str, Any], *, what: str) -> LinkRecord:
         def work(session: Session) -> LinkRecord:
-            row = session.scalar(
-                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
-            )
-            if row is None:
-                raise StoreError(f"no link for submission {code}")
+            row = _locked_link(session, code)
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_at = values.get("updated_at", utcnow())
@@ -269,11 +265,7 @@ class Repository:
         """The issue exists: the link becomes ``linked`` (same transaction as its audit)."""
 
         def work(session: Session) -> LinkRecord:
-            row = session.scalar(
-                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
-            )
-            if row is None:
-                raise StoreError(f"no link for submission {code}")
+            row = _locked_link(session, code)
             row.issue_id = issue_id
             row.issue_key = issue_key
             row.state = "linked"
@@ -310,11 +302,7 @@ class Repository:
         """Commit the outcome of one action: new bases, key, audit rows, together."""
 
         def work(session: Session) -> LinkRecord:
-            row = session.scalar(
-                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
-            )
-            if row is None:
-                raise StoreError(f"no link for submission {code}")
+            row = _locked_link(session, code)
             for field, value in (bases or {}).items():
                 setattr(row, _BASE_COLUMNS[field], value)
             if issue_key is not None:
@@ -338,11 +326,7 @@ class Repository:
 
     def block(self, code: str, signature: str, reason: str, audit: Sequence[AuditEntry]) -> None:
         def work(session: Session) -> None:
-            row = session.scalar(
-                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
-            )
-            if row is None:
-                raise StoreError(f"no link for submission {code}")
+            row = _locked_link(session, code)
             row.state = "blocked"
             row.blocked_signature = signature
             row.error = reason
@@ -517,6 +501,14 @@ class Repository:
 
     def token_store(self, provider: str = "intigriti") -> DatabaseTokenStore:
         return DatabaseTokenStore(self, provider)
+
+
+def _locked_link(session: Session, code: str) -> LinkRow:
+    """The link row of ``code``, locked for this transaction (FOR UPDATE on PostgreSQL)."""
+    row = session.scalar(select(LinkRow).where(LinkRow.submission_code == code).with_for_update())
+    if row is None:
+        raise StoreError(f"no link for submission {code}")
+    return row
 
 
 def _add_audit(session: Session, entries: Sequence[AuditEntry], link_id: int | None) -> None:
