@@ -24,7 +24,6 @@ Retries (tenacity):
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import json
 import threading
@@ -58,6 +57,7 @@ from syncd.errors import (
 )
 from syncd.quota import Priority, TokenBucket, current_priority
 from syncd.quota import priority as quota_priority
+from syncd.retry_after import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -107,20 +107,9 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     """
     current = now or datetime.now(UTC)
     candidates: list[float] = []
-    retry_after = headers.get("retry-after")
-    if retry_after:
-        text = retry_after.strip()
-        try:
-            candidates.append(float(text))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
-                candidates.append((when - current).total_seconds())
+    retry_after = parse_retry_after(headers.get("retry-after"), current)
+    if retry_after is not None:
+        candidates.append(retry_after)
     reset = headers.get("x-ratelimit-reset")
     if reset:
         try:

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from syncd.retry_after import parse_retry_after
 
 #: Used when a 429 carries neither Retry-After nor X-RateLimit-Reset.
 DEFAULT_RETRY_SECONDS = 5.0
@@ -37,23 +38,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name.lower():
             return value.strip()
     return None
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a ``Retry-After`` value: delta-seconds or an HTTP-date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def parse_reset(value: str | None, now: datetime) -> float | None:
