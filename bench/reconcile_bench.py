@@ -31,10 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from syncd.app import open_repository
 from syncd.logging import configure_logging
 from syncd.settings import load_settings
 from syncd.simulators.world import World, start_world
-from syncd.store.repository import Repository
 from syncd.wiring import build_runtime
 
 OPEN_STATUSES = ("Triage", "Pending", "Accepted")
@@ -137,7 +137,7 @@ def bench_idle(links: int) -> dict[str, Any]:
                 world.jira.control.set_timestamps(str(issue["key"]), updated=hour_ago)
             configure_logging("warning", "json")
             settings = load_settings(str(config))
-            repository = Repository(settings.database.url)
+            repository = open_repository(settings, upgrade=True)
             runtime = build_runtime(settings, repository)
             try:
                 # one poll each to move the watermarks past the backfill, then measure

@@ -33,7 +33,10 @@ def bootstrap(config_path: str | None) -> Settings:
 
 
 def open_repository(settings: Settings, *, upgrade: bool) -> Repository:
-    repository = Repository(settings.database.url)
+    key = settings.database.token_key
+    repository = Repository(
+        settings.database.url, token_key=key.get_secret_value() if key is not None else None
+    )
     if upgrade:
         repository.upgrade()
     return repository

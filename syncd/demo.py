@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from syncd.app import open_repository
 from syncd.daemon import Daemon
 from syncd.logging import configure_logging
 from syncd.settings import load_settings
@@ -176,8 +177,7 @@ def run_demo(*, duration: float = 60.0, say: Say = _say) -> int:
                 },
             )
             settings = load_settings(str(config))
-            repository = Repository(settings.database.url)
-            repository.upgrade()
+            repository = open_repository(settings, upgrade=True)
             runtime = build_runtime(settings, repository, should_stop=stop.is_set)
             say("\n1. Backfill: one full reconcile pass")
             summary = runtime.engine.full_pass()

@@ -86,7 +86,12 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     _section_name: ClassVar[str] = "database"
+    _secret_keys: ClassVar[tuple[str, ...]] = ("token_key",)
+
     url: str = "sqlite:///syncd.db"
+    #: encrypts the stored OAuth tokens (any passphrase); see syncd/store/sealing.py
+    token_key: SecretStr | None = None
+    token_key_file: Path | None = None
 
 
 class IntigritiSettings(_Section):
@@ -226,7 +231,11 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret value configured, for the log redaction processor."""
-        return self.intigriti.secret_values() + self.jira.secret_values()
+        return (
+            self.database.secret_values()
+            + self.intigriti.secret_values()
+            + self.jira.secret_values()
+        )
 
 
 def resolve_config_path(explicit: str | None) -> tuple[Path | None, bool]:

@@ -23,6 +23,7 @@ from syncd.logging import register_secret
 from syncd.records import OAuthToken
 from syncd.store import migrate
 from syncd.store.engine import make_engine
+from syncd.store.sealing import TokenSealer
 from syncd.store.tables import AuditRow, CursorRow, LinkRow, OAuthTokenRow
 
 LinkState = Literal["creating", "linked", "blocked", "parked"]
@@ -127,9 +128,10 @@ def _link(row: LinkRow) -> LinkRecord:
 class Repository:
     """All database access of syncd."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, token_key: str | None = None) -> None:
         self.engine: Engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sealer = TokenSealer(token_key)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -500,7 +502,7 @@ class Repository:
     # -- OAuth tokens (implements syncd.intigriti.tokens.TokenStore) -------------------
 
     def token_store(self, provider: str = "intigriti") -> DatabaseTokenStore:
-        return DatabaseTokenStore(self, provider)
+        return DatabaseTokenStore(self, provider, self._sealer)
 
 
 def _locked_link(session: Session, code: str) -> LinkRow:
@@ -529,13 +531,17 @@ def _add_audit(session: Session, entries: Sequence[AuditEntry], link_id: int | N
         )
 
 
-def _token(row: OAuthTokenRow | None) -> OAuthToken | None:
+def _token(row: OAuthTokenRow | None, sealer: TokenSealer) -> OAuthToken | None:
     if row is None or not row.access_token:
         return None
-    register_secret(row.access_token, row.refresh_token)
+    access = sealer.open(row.access_token)
+    refresh = sealer.open(row.refresh_token)
+    if access is None:  # pragma: no cover - checked above
+        return None
+    register_secret(access, refresh)
     return OAuthToken(
-        access_token=row.access_token,
-        refresh_token=row.refresh_token,
+        access_token=access,
+        refresh_token=refresh,
         expires_at=_aware(row.expires_at),
         scope=row.scope or "",
     )
@@ -551,14 +557,15 @@ class DatabaseTokenStore:
     is durable.
     """
 
-    def __init__(self, repository: Repository, provider: str) -> None:
+    def __init__(self, repository: Repository, provider: str, sealer: TokenSealer) -> None:
         self._repository = repository
         self._provider = provider
+        self._sealer = sealer
         self._lock_name = f"syncd-oauth-{provider}"
 
     def load(self) -> OAuthToken | None:
         def work(session: Session) -> OAuthToken | None:
-            return _token(session.get(OAuthTokenRow, self._provider))
+            return _token(session.get(OAuthTokenRow, self._provider), self._sealer)
 
         result: OAuthToken | None = self._repository._run(work, what="reading OAuth token")
         return result
@@ -580,8 +587,8 @@ class DatabaseTokenStore:
         if row is None:
             row = OAuthTokenRow(provider=self._provider)
             session.add(row)
-        row.access_token = token.access_token
-        row.refresh_token = token.refresh_token
+        row.access_token = self._sealer.seal(token.access_token)
+        row.refresh_token = self._sealer.seal(token.refresh_token)
         row.expires_at = token.expires_at
         row.scope = token.scope
         row.updated_at = utcnow()
@@ -600,7 +607,7 @@ class DatabaseTokenStore:
                             select(func.pg_advisory_xact_lock(func.hashtext(self._lock_name)))
                         )
                     row = session.get(OAuthTokenRow, self._provider, with_for_update=True)
-                    current = _token(row)
+                    current = _token(row, self._sealer)
                     fresh = refresh(current)
                     if fresh is None:
                         return current

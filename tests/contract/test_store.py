@@ -160,3 +160,46 @@ def test_rotate_commits_nothing_when_refresh_fails(repository: Repository) -> No
     with pytest.raises(RuntimeError):
         store.rotate(failing)
     assert store.load() == _token(1)
+
+
+def test_tokens_are_sealed_at_rest_with_a_key(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from syncd.errors import ConfigError
+
+    sealed = Repository(database_url, token_key="correct horse battery staple")
+    sealed.upgrade()
+    try:
+        sealed.token_store().save(_token(7))
+        with sealed.engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT access_token, refresh_token FROM oauth_tokens")
+            ).one()
+        assert stored.access_token.startswith("fernet:")
+        assert "access-7" not in stored.access_token
+        assert "refresh-7" not in stored.refresh_token
+        assert sealed.token_store().load() == _token(7)
+    finally:
+        sealed.close()
+    for key, message in ((None, "set database.token_key"), ("wrong", "wrong key")):
+        other = Repository(database_url, token_key=key)
+        try:
+            with pytest.raises(ConfigError, match=message):
+                other.token_store().load()
+        finally:
+            other.close()
+
+
+def test_plain_tokens_are_read_and_sealed_on_the_next_save(database_url: str) -> None:
+    plain = Repository(database_url)
+    plain.upgrade()
+    plain.token_store().save(_token(1))
+    plain.close()
+    keyed = Repository(database_url, token_key="k")
+    try:
+        store = keyed.token_store()
+        assert store.load() == _token(1)
+        store.rotate(lambda current: _token(2))
+        assert store.load() == _token(2)
+    finally:
+        keyed.close()
