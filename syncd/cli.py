@@ -199,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: report it through the redacting log, not a raw traceback
+        log.exception("unexpected_error", error_type=type(exc).__name__)
+        print(f"syncd: unexpected {type(exc).__name__}; see the log for details", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

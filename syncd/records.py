@@ -131,7 +131,7 @@ class OAuthToken:
     ``refresh_token`` is None when the grant gave none (non-expiring mode).
     """
 
-    access_token: str
-    refresh_token: str | None
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     scope: str = ""

@@ -78,8 +78,19 @@ def render_json(report: StatusReport) -> str:
     return json.dumps(redacted_copy(asdict(report)), indent=2, sort_keys=True)
 
 
+def _printable(value: Any) -> Any:
+    """Text from servers and researchers, made safe for a terminal (no escape sequences)."""
+    if isinstance(value, str):
+        return "".join(ch if ch.isprintable() else " " for ch in value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
+
+
 def render_text(report: StatusReport) -> str:
-    data = redacted_copy(asdict(report))
+    data = _printable(redacted_copy(asdict(report)))
     if not report.schema_current:
         return "database schema is missing or out of date: run `syncd db upgrade`"
     lines = []

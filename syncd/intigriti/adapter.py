@@ -207,10 +207,22 @@ class IntigritiAdapter:
             idempotent=True,
         )
 
-    def add_comment(self, code: str, text: str, internal: bool) -> str:
-        """Post a message; returns its id. Never resent: a lost answer is AmbiguousWrite."""
-        kind = "internal" if internal else "external"
-        route = f"/submissions/{{code}}/comments/{kind}"
+    def add_internal_note(self, code: str, text: str) -> str:
+        """Post a company-internal message (never shown to the researcher); returns its id.
+
+        Never resent: a lost answer is AmbiguousWrite.
+        """
+        return self._post_message(code, text, "/submissions/{code}/comments/internal")
+
+    def message_researcher(self, code: str, text: str) -> str:
+        """Post a message the RESEARCHER reads (and is notified of); returns its id.
+
+        A separate, loudly named method rather than a flag, so internal text can never
+        reach a researcher through a wrong boolean. The sync core does not call it.
+        """
+        return self._post_message(code, text, "/submissions/{code}/comments/external")
+
+    def _post_message(self, code: str, text: str, route: str) -> str:
         body = self.client.call("POST", route, path={"code": code}, body={"message": text})
         return parse.message_id(body, f"POST {route}")
 

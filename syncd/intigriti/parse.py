@@ -12,10 +12,13 @@ the submission (or its index) and the field, and the others still parse.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import structlog
 
 from syncd.errors import ItemError, MalformedResponse
 from syncd.intigriti import enums
@@ -98,6 +101,25 @@ def _describe(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
+#: a CVSS v2/v3/v4 vector: metric:value pairs, nothing else (researcher-supplied text goes
+#: to a Jira field, so anything looser is dropped rather than passed on)
+_CVSS_VECTOR = re.compile(
+    r"^(CVSS:[234]\.\d/)?[A-Za-z]{1,3}:[A-Za-z0-9]{1,2}(/[A-Za-z]{1,3}:[A-Za-z0-9]{1,2}){0,40}$"
+)
+log = structlog.get_logger(__name__)
+
+
+def cvss_vector(value: str | None) -> str | None:
+    """The vector if it is a well-formed CVSS vector, else None (logged, not fatal)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) <= 255 and _CVSS_VECTOR.match(text):
+        return text
+    log.warning("cvss_vector_dropped", reason="not a CVSS vector", length=len(value))
+    return None
+
+
 def epoch_to_datetime(value: object, field: str) -> datetime:
     """Epoch seconds (int, or a float from a lenient server) -> aware UTC datetime."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -136,7 +158,7 @@ def _submission(raw: object, *, detail: bool) -> Submission:
             # id 0 "None" is an undecided severity (enums.SEVERITY): the same as unset.
             if severity_name == "None":
                 severity_name = None
-        vector = _opt_str(severity.get("vector"), "severity.vector")
+        vector = cvss_vector(_opt_str(severity.get("vector"), "severity.vector"))
         score = _opt_float(severity.get("score"), "severity.score")
     reference = _opt_obj(item.get("internalReference"), "internalReference") or {}
     created_at = epoch_to_datetime(item.get("createdAt"), "createdAt")

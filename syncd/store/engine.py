@@ -33,13 +33,14 @@ def make_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _prepare_sqlite_file(parsed.database)
-        engine = create_engine(url, connect_args={"timeout": 60})
+        # hide_parameters: SQL errors must never print row values (tokens) into a log
+        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     raise ConfigError(f"database.url: unsupported database {backend!r} (use sqlite or postgresql)")
 
 

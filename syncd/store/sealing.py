@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from syncd.errors import ConfigError
 
 _PREFIX = "fernet:"
+_SALT = b"syncd oauth token sealing v1"
 
 
 class TokenSealer:

@@ -277,8 +277,8 @@ def test_comments_return_their_message_id(
     sim: IntigritiSimulator, program: dict[str, Any], adapter: IntigritiAdapter
 ) -> None:
     code = seed(sim, program)
-    internal = adapter.add_comment(code, "tracked in SEC-1", internal=True)
-    external = adapter.add_comment(code, "thanks, we are on it", internal=False)
+    internal = adapter.add_internal_note(code, "tracked in SEC-1")
+    external = adapter.message_researcher(code, "thanks, we are on it")
     assert internal and external and internal != external
     assert len(sim.control.submission(code)["messages"]) == 2
 
@@ -312,7 +312,7 @@ def test_5xx_on_a_comment_is_not_resent(
     code = seed(sim, program)
     sim.control.fail_next(1, route="POST /submissions/*/comments/internal", status=500)
     with pytest.raises(TransientError):
-        adapter.add_comment(code, "hello", internal=True)
+        adapter.add_internal_note(code, "hello")
     assert sim.control.count("POST", "/submissions/{submissionCode}/comments/internal") == 1
 
 
@@ -322,7 +322,7 @@ def test_a_dropped_comment_is_an_ambiguous_write_and_never_resent(
     code = seed(sim, program)
     sim.control.drop_after_commit(1, route="POST /submissions/*/comments/internal")
     with pytest.raises(AmbiguousWrite):
-        adapter.add_comment(code, "hello", internal=True)
+        adapter.add_internal_note(code, "hello")
     assert sim.control.count("POST", "/submissions/{submissionCode}/comments/internal") == 1
     assert len(sim.control.submission(code)["messages"]) == 1  # it was applied after all
 
@@ -375,7 +375,7 @@ def test_429_on_a_comment_is_resent_because_it_was_refused(
 ) -> None:
     code = seed(sim, program)
     sim.control.rate_limit_storm(1, retry_after=1, route="POST /submissions/*/comments/*")
-    adapter.add_comment(code, "once", internal=False)
+    adapter.message_researcher(code, "once")
     assert len(sim.control.submission(code)["messages"]) == 1
 
 

@@ -212,3 +212,19 @@ def test_message_id_is_required_in_a_comment_response() -> None:
     assert parse.message_id({"messageId": "m-1"}, "POST x") == "m-1"
     with pytest.raises(MalformedResponse):
         parse.message_id({}, "POST x")
+
+
+def test_only_well_formed_cvss_vectors_pass_the_boundary() -> None:
+    from syncd.intigriti.parse import cvss_vector
+
+    good = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"
+    assert cvss_vector(good) == good
+    assert cvss_vector("AV:N/AC:L/Au:N/C:P/I:P/A:P") == "AV:N/AC:L/Au:N/C:P/I:P/A:P"  # v2
+    for hostile in (
+        "CVSS:3.1/AV:N {noformat}[x|http://evil]",
+        "CVSS:3.1/AV:N\n[~accountid:123]",
+        "!http://evil/x.png!",
+        "CVSS:3.1/" + "AV:N/" * 100,
+        "",
+    ):
+        assert cvss_vector(hostile) is None
