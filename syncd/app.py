@@ -139,8 +139,9 @@ def run_daemon(config_path: str | None) -> int:
     settings = bootstrap(config_path)
     repository = open_repository(settings, upgrade=True)
     stop = threading.Event()
-    install_signal_handlers(stop)
     runtime = build_runtime(settings, repository, should_stop=stop.is_set)
+    # after start-up checks: until here SIGTERM's default action ends us at once, safely
+    install_signal_handlers(stop)
     try:
         daemon = Daemon(
             runtime.engine,

@@ -10,6 +10,7 @@ cycle checks between submissions; the action in flight finishes, and the process
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -90,6 +91,12 @@ class Daemon:
                 self.credential_error = exc
                 log.error("credentials_rejected", cycle=name, error=str(exc))
                 self.stop_event.set()
+                return
+            except Exception as exc:
+                # the next run tries again; `syncd status` shows the error meanwhile
+                log.exception("cycle_crashed", cycle=name, error_type=type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    self.engine.repository.cycle_failed(name, f"{type(exc).__name__}: {exc}")
                 return
             log.info("cycle_done", cycle=name, **summary.as_dict())
             if self.on_cycle is not None:

@@ -35,6 +35,10 @@ _BASE_COLUMNS: dict[str, str] = {
 }
 
 
+class StoreConflict(StoreError):
+    """A database constraint refused a write (e.g. one issue linked to two submissions)."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -154,8 +158,8 @@ class Repository:
         try:
             with self._session() as session, session.begin():
                 return work(session)
-        except IntegrityError:
-            raise
+        except IntegrityError as exc:
+            raise StoreConflict(f"database constraint refused {what}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while {what}: {type(exc).__name__}") from exc
 
@@ -233,7 +237,7 @@ class Repository:
         try:
             result: LinkRecord = self._run(work, what=f"recording intent for {code}")
             return result
-        except IntegrityError:
+        except StoreConflict:
             existing = self.get_link(code)
             if existing is None:  # pragma: no cover - the conflicting row vanished
                 raise StoreError(f"could not record intent for {code}") from None
@@ -262,12 +266,21 @@ class Repository:
         )
 
     def complete_link(
-        self, code: str, issue_id: str, issue_key: str, audit: Sequence[AuditEntry] = ()
+        self,
+        code: str,
+        issue_id: str,
+        issue_key: str,
+        audit: Sequence[AuditEntry] = (),
+        *,
+        bases: dict[str, str | None] | None = None,
     ) -> LinkRecord:
-        """The issue exists: the link becomes ``linked`` (same transaction as its audit)."""
+        """The issue exists: the link becomes ``linked``, with its bases and audit rows in
+        the same transaction (a crash leaves either the intent or the whole link)."""
 
         def work(session: Session) -> LinkRecord:
             row = _locked_link(session, code)
+            for field, value in (bases or {}).items():
+                setattr(row, _BASE_COLUMNS[field], value)
             row.issue_id = issue_id
             row.issue_key = issue_key
             row.state = "linked"
@@ -283,12 +296,47 @@ class Repository:
         return result
 
     def adopt(
-        self, code: str, program_id: str, issue_id: str, issue_key: str, audit: Sequence[AuditEntry]
+        self,
+        code: str,
+        program_id: str,
+        issue_id: str,
+        issue_key: str,
+        audit: Sequence[AuditEntry],
+        bases: dict[str, str | None],
     ) -> LinkRecord:
-        """Link a submission to an existing issue (new link, or relink of an existing one)."""
-        now = utcnow()
-        self.begin_create(code, program_id, now)
-        return self.complete_link(code, issue_id, issue_key, audit)
+        """Link a submission to an existing issue (new link, or relink of an existing one),
+        issue, bases and audit in one transaction."""
+
+        def work(session: Session) -> LinkRecord:
+            now = utcnow()
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                row = LinkRow(
+                    submission_code=code,
+                    program_id=program_id,
+                    attempts=0,
+                    created_at=now,
+                )
+                session.add(row)
+            row.issue_id = issue_id
+            row.issue_key = issue_key
+            row.state = "linked"
+            row.error = None
+            row.attempts = 0
+            row.blocked_signature = None
+            row.intigriti_seen_at = None
+            row.jira_seen_at = None
+            for field, value in bases.items():
+                setattr(row, _BASE_COLUMNS[field], value)
+            row.updated_at = now
+            session.flush()
+            _add_audit(session, audit, row.id)
+            return _link(row)
+
+        result: LinkRecord = self._run(work, what=f"linking {code} to {issue_key}")
+        return result
 
     def apply_field_result(
         self,
@@ -365,17 +413,19 @@ class Repository:
         self._update(code, {"state": "parked", "error": error}, what=f"parking {code}")
 
     def unpark(self, code: str) -> LinkRecord | None:
-        """A parked submission parsed again: back to linked (or creating, no issue yet)."""
+        """A parked submission parsed again: back to linked; without an issue the row goes
+        (it only held the parking), so the submission is planned as new, with every check."""
         link = self.get_link(code)
         if link is None or link.state != "parked":
             return link
-        state = "linked" if link.issue_id else "creating"
-        return self._update(code, {"state": state, "error": None}, what=f"unparking {code}")
+        if link.issue_id is None:
 
-    def relink_issue(self, code: str, issue_id: str, issue_key: str) -> LinkRecord:
-        return self._update(
-            code, {"issue_id": issue_id, "issue_key": issue_key}, what=f"relinking {code}"
-        )
+            def work(session: Session) -> None:
+                session.delete(_locked_link(session, code))
+
+            self._run(work, what=f"unparking {code}")
+            return None
+        return self._update(code, {"state": "linked", "error": None}, what=f"unparking {code}")
 
     def link_counts(self) -> dict[str, int]:
         def work(session: Session) -> dict[str, int]:
@@ -393,9 +443,16 @@ class Repository:
         result: list[LinkRecord] = self._run(work, what=f"reading {state} links")
         return result
 
-    def failing_links(self, limit: int = 100) -> list[LinkRecord]:
+    def failing_links(self, limit: int = 100, max_attempts: int | None = None) -> list[LinkRecord]:
+        """Links whose last attempt failed (below ``max_attempts``), parked/blocked excluded."""
+
         def work(session: Session) -> list[LinkRecord]:
-            query = select(LinkRow).where(LinkRow.attempts > 0).order_by(LinkRow.id)
+            query = select(LinkRow).where(
+                LinkRow.attempts > 0, LinkRow.state.in_(("linked", "creating"))
+            )
+            if max_attempts is not None:
+                query = query.where(LinkRow.attempts < max_attempts)
+            query = query.order_by(LinkRow.id)
             return [_link(row) for row in session.scalars(query.limit(limit))]
 
         result: list[LinkRecord] = self._run(work, what="reading failing links")
@@ -485,7 +542,7 @@ class Repository:
 
         try:
             self._run(work, what=f"updating cursor {source}")
-        except IntegrityError:  # two first cycles raced to insert the row: retry once
+        except StoreConflict:  # two first cycles raced to insert the row: retry once
             self._run(work, what=f"updating cursor {source}")
 
     def cycle_failed(self, source: str, error: str, now: datetime | None = None) -> None:
@@ -496,7 +553,7 @@ class Repository:
 
         try:
             self._run(work, what=f"updating cursor {source}")
-        except IntegrityError:
+        except StoreConflict:
             self._run(work, what=f"updating cursor {source}")
 
     # -- OAuth tokens (implements syncd.intigriti.tokens.TokenStore) -------------------

@@ -114,7 +114,7 @@ class Engine:
         submission: Submission | None,
         issue: Issue | None,
         summary: Summary,
-        read_at: datetime,
+        read_at: datetime | None,
     ) -> None:
         with self._locks(code):
             self.executor.sync(code, submission, issue, summary, read_at=read_at)
@@ -174,6 +174,11 @@ class Engine:
             raise
         except RemoteError as exc:
             log.warning("issue_read_failed", submission=link.submission_code, error=str(exc))
+            if not self._dry_run:
+                # counted as a failure, so the next polls retry it (not only the sweep)
+                self.repository.record_failure(
+                    link.submission_code, f"reading the Jira issue failed: {exc}"
+                )
             return None
 
     def _record(self, source: str, summary: Summary, watermark: datetime | None) -> None:
@@ -213,6 +218,9 @@ class Engine:
                 self._read_failed("jira", exc)
                 jira_ok = False
                 issues = None
+                # the pass cannot vouch for anything it could not compare
+                summary.failures["*jira*"] = f"Jira search failed: {exc}"
+                summary.outcomes["failed"] += 1
             self._park(batch.failures, summary)
             by_id: dict[str, Issue] = {}
             by_code: dict[str, Issue] = {}
@@ -336,7 +344,9 @@ class Engine:
             submission = self._submission(code)
             if submission is None and link.state != "creating":
                 continue
-            self._sync_one(code, submission, issue, summary, read_at)
+            # the issue came from /search/jql, which lags: a write based on it is preceded
+            # by a direct read of both sides (read_at=None)
+            self._sync_one(code, submission, issue, summary, None)
         # Jira's change query pages through everything in its window, so the watermark
         # follows the clock even when nothing changed (an idle poll then finds nothing);
         # the overlap covers search lag and clock skew, the full sweep anything beyond
@@ -351,12 +361,14 @@ class Engine:
         except RemoteError as exc:
             if isinstance(exc, ItemError) and not self._dry_run:
                 self.repository.park(code, "", f"field {exc.field!r}: {exc}")
+            elif not self._dry_run:
+                self.repository.record_failure(code, f"reading the submission failed: {exc}")
             log.warning("submission_read_failed", submission=code, error=str(exc))
             return None
 
     def _retry_failing(self, summary: Summary, skip: set[str]) -> None:
         """Links that failed last time get another go (bounded by max_attempts)."""
-        for link in self.repository.failing_links(limit=50):
+        for link in self.repository.failing_links(limit=50, max_attempts=self.options.max_attempts):
             if self._should_stop():
                 return
             code = link.submission_code

@@ -189,8 +189,12 @@ class Executor:
                 summary.failures[code] = stop.reason
             elif outcome == "blocked":
                 summary.blocked[code] = stop.reason
-        except StoreError:
-            raise
+        except StoreError as exc:
+            # one item's database trouble (a constraint, a too-long value) fails that item;
+            # the cycle goes on with the others
+            outcome = "failed"
+            summary.failures[code] = str(exc)
+            log.error("item_store_error", submission=code, error=str(exc))
         except SyncdError as exc:  # pragma: no cover - every adapter error is handled below
             outcome = "failed"
             summary.failures[code] = str(exc)
@@ -221,6 +225,9 @@ class Executor:
                 summary.plan_lines.extend(describe_plan(current))
                 return "changed" if current.writes else "converged"
             if not current.actions:
+                if link is not None and link.issue_id and (submission is None or issue is None):
+                    # a side was not read: nothing is known to agree, nothing is marked
+                    return "changed" if changed else "skipped"
                 self._mark_seen(link, submission, issue)
                 self._clear_failure(link)
                 return "changed" if changed else "converged"
@@ -478,7 +485,12 @@ class Executor:
         program_id = submission.program_id if submission is not None else ""
         if link is None:
             link = self.repository.begin_create(code, program_id, self.clock())
-        if link.create_attempted_at is not None:
+            # begin_create returns an existing row when another process got there first
+            resuming = link.create_attempted_at is not None or link.state != "creating"
+        else:
+            # an intent row from an earlier run: whatever happened then, look the tag up
+            resuming = True
+        if resuming:
             try:
                 found = self.jira.find_by_submission(code)
             except RemoteError as exc:
@@ -508,15 +520,13 @@ class Executor:
         self, code: str, issue: Issue, summary: Summary, *, created: bool
     ) -> LinkRecord:
         outcome = "ok" if created else "ok:found-by-tag"
+        bases = bases_after_create(issue, self.mapping)
         linked = self.repository.complete_link(
             code,
             issue.id,
             issue.key,
             [AuditEntry(code, "creation", "to_jira", None, issue.key, outcome)],
-        )
-        bases = bases_after_create(issue, self.mapping)
-        linked = self.repository.apply_field_result(
-            code, bases={"severity": bases.severity, "status": bases.status}
+            bases={"severity": bases.severity, "status": bases.status},
         )
         if created:
             summary.created += 1
@@ -561,12 +571,17 @@ class Executor:
         except RemoteError as exc:
             self._fail(code, "internal_reference", "none", None, action.issue_key, exc)
         other = self.repository.link_by_issue_id(issue.id)
+        refusal = None
         if other is not None and other.submission_code != code:
-            reason = f"{issue.key} is already linked to {other.submission_code}"
-            raise _StopItem("failed", reason)
-        if issue.submission_code and issue.submission_code.casefold() != code.casefold():
-            reason = f"{issue.key} is tagged for submission {issue.submission_code}"
-            raise _StopItem("failed", reason)
+            refusal = f"{issue.key} is already linked to {other.submission_code}"
+        elif issue.submission_code and issue.submission_code.casefold() != code.casefold():
+            refusal = f"{issue.key} is tagged for submission {issue.submission_code}"
+        if refusal is not None:
+            if link is not None and link.issue_id is not None:
+                # parked until a human changes the reference again: not retried each cycle
+                self.repository.block(code, action.signature, f"internal_reference: {refusal}", [])
+                raise _StopItem("blocked", refusal)
+            raise _StopItem("failed", refusal)
         entries = [
             *self._conflict_entries(code, conflicts),
             AuditEntry(
@@ -582,16 +597,15 @@ class Executor:
         program_id = (
             submission.program_id if submission is not None else (link.program_id if link else "")
         )
-        if link is None or link.issue_id is None:
-            linked = self.repository.adopt(code, program_id, issue.id, issue.key, entries)
-        else:
-            self.repository.relink_issue(code, issue.id, issue.key)
-            linked = self.repository.apply_field_result(code, audit=entries)
         # the key the human typed, even when Jira resolved it to a moved issue's new key:
         # the next plan then writes the current key back instead of adopting again
         bases = bases_after_adopt(action.issue_key)
-        linked = self.repository.apply_field_result(
+        linked = self.repository.adopt(
             code,
+            program_id,
+            issue.id,
+            issue.key,
+            entries,
             bases={
                 "severity": bases.severity,
                 "status": bases.status,

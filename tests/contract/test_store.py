@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.exc import IntegrityError
 
 from syncd.records import OAuthToken
-from syncd.store.repository import AuditEntry, Repository
+from syncd.store.repository import AuditEntry, Repository, StoreConflict
 from syncd.store.tables import Base
 
 
@@ -79,7 +78,7 @@ def test_issue_id_is_unique_across_links(repository: Repository) -> None:
     repository.begin_create("A-1", "p", now)
     repository.begin_create("A-2", "p", now)
     repository.complete_link("A-1", "10001", "SEC-1")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StoreConflict):
         repository.complete_link("A-2", "10001", "SEC-1")
 
 

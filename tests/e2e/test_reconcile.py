@@ -219,3 +219,19 @@ def test_a_failed_write_is_retried_next_pass_and_then_forgotten(e2e: E2E) -> Non
     assert all(e2e.submission(code)["internalReference"] for code in codes)
     assert set(e2e.issues_per_submission().values()) == {1}
     assert json.loads(e2e.syncd("status", "--json").stdout)["failing"] == []
+
+
+def test_a_pass_that_cannot_read_jira_writes_nothing_and_fails(e2e: E2E) -> None:
+    codes = seed_open(e2e, 4)
+    assert_ok(e2e.reconcile())
+    e2e.world.intigriti.control.edit_submission(codes[1], severity="Critical")
+    e2e.world.jira.control.fail_next("GET /rest/api/*/search/jql", count=50, status=503)
+    e2e.reset_counters()
+    result = e2e.reconcile()
+    # the search fails at start-up (workflow sampling) or in the pass: exit 1 either way
+    assert result.returncode == 1
+    assert "search" in (result.stdout + result.stderr[-500:]).lower()
+    assert e2e.writes() == 0  # never infer from a failed read
+    e2e.world.jira.control.clear_faults()
+    assert_ok(e2e.reconcile())  # nothing was marked reconciled meanwhile
+    assert e2e.issue_of(codes[1])["priority"] == "Highest"
