@@ -6,20 +6,24 @@ import contextlib
 import sys
 import threading
 from dataclasses import asdict
+from datetime import timedelta
 
 import rich.progress
 import structlog
 
-from syncd.daemon import Daemon, install_signal_handlers
+from syncd.daemon import Daemon, Supervisor, install_signal_handlers
 from syncd.errors import ConfigError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.logging import configure_logging, register_secret
+from syncd.presence import Presence
 from syncd.settings import Settings, load_settings
 from syncd.status import gather, render_json, render_text
+from syncd.store.instances import new_instance_id
+from syncd.store.lease import leader_lease
 from syncd.store.repository import Repository
 from syncd.sync.engine import Progress
 from syncd.sync.executor import Summary
-from syncd.wiring import build_runtime, intigriti_options
+from syncd.wiring import build_runtime, claim_terms, intigriti_options, takeover_check_seconds
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -56,7 +60,9 @@ def status(config_path: str | None, *, as_json: bool) -> int:
     settings = bootstrap(config_path)
     repository = open_repository(settings, upgrade=False)
     try:
-        report = gather(repository)
+        report = gather(
+            repository, stale_after=timedelta(seconds=settings.sync.instance_timeout_seconds)
+        )
     finally:
         repository.close()
     print(render_json(report) if as_json else render_text(report))
@@ -101,7 +107,7 @@ def render_summary(summary: Summary, *, dry_run: bool) -> str:
         f"items {summary.items}: converged {outcomes['converged']}, changed {outcomes['changed']},"
         f" pending {outcomes['pending']}, failed {outcomes['failed']},"
         f" blocked {outcomes['blocked']}, parked {outcomes['parked']},"
-        f" skipped {outcomes['skipped']}"
+        f" skipped {outcomes['skipped']}, deferred {outcomes['deferred']}"
     )
     if not dry_run:
         lines.append(f"created {summary.created}, linked to existing {summary.adopted}")
@@ -113,7 +119,29 @@ def render_summary(summary: Summary, *, dry_run: bool) -> str:
         lines.append(f"blocked {code}: {reason}")
     for code, reason in sorted(summary.failures.items()):
         lines.append(f"failed {code}: {reason}")
+    for code, reason in sorted(summary.deferred.items()):
+        lines.append(f"deferred {code}: {reason}; left to that process")
+    for code, keys in sorted(summary.duplicates.items()):
+        lines.append(
+            f"duplicate {code}: {len(keys)} Jira issues carry its tag: {', '.join(keys)}"
+            f" (syncd keeps syncing the linked one; remove the tag from the others)"
+        )
     return "\n".join(lines)
+
+
+def _describe_company(presence: Presence) -> str:
+    """Who else syncs this database right now, for the one-shot's output."""
+    others = presence.others()
+    active = next((i for i in others if i.role == "active"), None)
+    if active is not None:
+        return (
+            f"running alongside the active daemon on {active.describe()}:"
+            " claims keep each submission to one process"
+        )
+    if others:
+        names = "; ".join(i.describe() for i in others)
+        return f"running alongside {names}: claims keep each submission to one process"
+    return "no other syncd process is syncing this database"
 
 
 def reconcile(config_path: str | None, *, dry_run: bool) -> int:
@@ -122,16 +150,48 @@ def reconcile(config_path: str | None, *, dry_run: bool) -> int:
     if dry_run and not repository.is_current():
         repository.close()
         raise ConfigError("the database schema is not current: run `syncd db upgrade` first")
-    runtime = build_runtime(settings, repository, dry_run=dry_run)
+    if dry_run:
+        # a dry run writes nothing, claims nothing and needs no registration
+        claims = claim_terms(settings, new_instance_id())
+        presence = None
+    else:
+        presence = Presence(
+            repository,
+            command="reconcile",
+            instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
+            claim_lease=timedelta(seconds=settings.sync.claim_lease_seconds),
+        )
+        presence.start("oneshot")
+        claims = presence.claims
     try:
+        runtime = build_runtime(
+            settings,
+            repository,
+            claims=claims,
+            dry_run=dry_run,
+            may_write=presence.may_write if presence is not None else lambda: False,
+            deferred_wait=timedelta(seconds=settings.sync.reconcile_wait_seconds),
+        )
+    except BaseException:
+        if presence is not None:
+            presence.stop()
+        raise
+    log = structlog.get_logger("syncd.reconcile")
+    try:
+        company = _describe_company(presence) if presence is not None else None
+        if company is not None:
+            log.info("reconcile_started", company=company)
         with contextlib.ExitStack() as stack:
             progress = _progress_reporter(stack)
             summary = runtime.engine.full_pass(progress)
-        structlog.get_logger("syncd.reconcile").info("reconcile_summary", **summary.as_dict())
-        print(render_summary(summary, dry_run=dry_run))
+        log.info("reconcile_summary", **summary.as_dict())
+        output = render_summary(summary, dry_run=dry_run)
+        print(output if company is None else f"{company}\n{output}")
         pending = summary.outcomes["pending"] > 0
         return EXIT_OK if summary.ok and not pending else EXIT_FAILED
     finally:
+        if presence is not None:
+            presence.stop()
         runtime.close()
 
 
@@ -139,22 +199,47 @@ def run_daemon(config_path: str | None) -> int:
     settings = bootstrap(config_path)
     repository = open_repository(settings, upgrade=True)
     stop = threading.Event()
-    runtime = build_runtime(settings, repository, should_stop=stop.is_set)
+    presence = Presence(
+        repository,
+        command="run",
+        instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
+        claim_lease=timedelta(seconds=settings.sync.claim_lease_seconds),
+        lease=leader_lease(settings.database.url),
+    )
+    try:
+        runtime = build_runtime(
+            settings,
+            repository,
+            claims=presence.claims,
+            should_stop=lambda: stop.is_set() or not presence.leader,
+            may_write=presence.may_write,
+        )
+    except BaseException:
+        repository.close()
+        raise
     # after start-up checks: until here SIGTERM's default action ends us at once, safely
     install_signal_handlers(stop)
+    presence.start("standby")
     try:
-        daemon = Daemon(
-            runtime.engine,
-            poll_interval=settings.sync.poll_interval_seconds,
-            jira_poll_interval=settings.sync.jira_poll_interval_seconds,
-            sweep_interval=settings.sync.full_sweep_interval_seconds,
+        supervisor = Supervisor(
+            presence,
+            lambda: Daemon(
+                runtime.engine,
+                poll_interval=settings.sync.poll_interval_seconds,
+                jira_poll_interval=settings.sync.jira_poll_interval_seconds,
+                sweep_interval=settings.sync.full_sweep_interval_seconds,
+                stop_event=stop,
+                keep_running=lambda: presence.leader,
+            ),
             stop_event=stop,
+            takeover_check_seconds=takeover_check_seconds(settings),
         )
-        daemon.run_until_stopped()
-        if daemon.credential_error is not None:
-            raise daemon.credential_error
+        supervisor.run_until_stopped()
+        if supervisor.credential_error is not None:
+            raise supervisor.credential_error
         return EXIT_OK
     finally:
+        presence.stop()
         runtime.close()
 
 

@@ -2,10 +2,15 @@
 
 Each job has ``max_instances=1`` and ``coalesce=True``, so a slow run is never overlapped
 by its next run and missed runs collapse into one. The polls (live work) and the sweep
-(backfill) may run side by side: per-submission locks keep them off the same submission,
-and the quota buckets serve live work first. SIGTERM/SIGINT set a stop flag that every
-cycle checks between submissions; the action in flight finishes, and the process exits
-0 within ``STOP_GRACE_SECONDS``.
+(backfill) may run side by side: claims keep them off the same submission, and the quota
+buckets serve live work first. SIGTERM/SIGINT/SIGHUP set a stop flag that every cycle
+checks between submissions; the action in flight finishes, and the process exits 0
+within ``STOP_GRACE_SECONDS``.
+
+``Supervisor`` runs the daemon only while this process holds the leader lease: a second
+``syncd run`` on the same database stands by (logging for whom), tries the lease every
+``takeover_check_seconds`` and becomes active when the leader dies or loses its database
+session; a leader that loses the lease stops its jobs and stands by again.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from syncd.errors import CredentialError
+from syncd.errors import CredentialError, StoreError
+from syncd.presence import Presence
 from syncd.sync.engine import Engine
 from syncd.sync.executor import Summary
 
@@ -46,9 +52,13 @@ class Daemon:
         stop_event: threading.Event,
         on_cycle: Callable[[str, Summary], None] | None = None,
         sweep_now: bool = True,
+        keep_running: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``keep_running`` is asked every half second: False ends this term (the
+        supervisor's lease is gone) the way a stop does, but the process lives on."""
         self.engine = engine
         self.stop_event = stop_event
+        self.keep_running = keep_running
         self.on_cycle = on_cycle
         self.credential_error: CredentialError | None = None
         self.scheduler = BackgroundScheduler(
@@ -82,7 +92,7 @@ class Daemon:
 
     def _job(self, name: str, cycle: Callable[[], Summary]) -> Callable[[], None]:
         def run() -> None:
-            if self.stop_event.is_set():
+            if self.stop_event.is_set() or not self.keep_running():
                 return
             try:
                 summary = cycle()
@@ -108,9 +118,16 @@ class Daemon:
         log.error("cycle_crashed", job=event.job_id, error=repr(event.exception))
 
     def run_until_stopped(self) -> None:
+        """Run the jobs until a stop (then exit promptly) or the end of this term."""
         self.scheduler.start()
         log.info("daemon_started")
-        self.stop_event.wait()
+        while not self.stop_event.wait(0.5):
+            if not self.keep_running():
+                log.info("daemon_term_ending")
+                # every cycle sees keep_running() False between items and before each
+                # write, so the jobs end after the action in flight
+                self.scheduler.shutdown(wait=True)
+                return
         log.info("daemon_stopping")
         finished = threading.Event()
 
@@ -128,10 +145,67 @@ class Daemon:
         log.info("daemon_stopped")
 
 
+class Supervisor:
+    """Active while holding the leader lease, standby otherwise, until stopped."""
+
+    def __init__(
+        self,
+        presence: Presence,
+        make_daemon: Callable[[], Daemon],
+        *,
+        stop_event: threading.Event,
+        takeover_check_seconds: float,
+    ) -> None:
+        self.presence = presence
+        self.make_daemon = make_daemon
+        self.stop_event = stop_event
+        self.takeover_check_seconds = takeover_check_seconds
+        self.credential_error: CredentialError | None = None
+        self.terms = 0
+
+    def run_until_stopped(self) -> None:
+        announced: str | None = None
+        while not self.stop_event.is_set():
+            if self.presence.try_lead():
+                announced = None
+                self.terms += 1
+                log.info("leader_lease_acquired", instance=self.presence.id, term=self.terms)
+                daemon = self.make_daemon()
+                daemon.run_until_stopped()
+                if daemon.credential_error is not None:
+                    self.credential_error = daemon.credential_error
+                    return
+                if self.stop_event.is_set():
+                    return
+                log.warning("standing_by", reason="the leader lease was lost")
+                self.presence.step_down()
+                continue
+            announced = self._announce_standby(announced)
+            self.stop_event.wait(self.takeover_check_seconds)
+
+    def _announce_standby(self, announced: str | None) -> str | None:
+        """Log once per leader that this process stands by, and for whom."""
+        try:
+            active = self.presence.active_instance()
+        except StoreError as exc:
+            log.warning("standby_check_failed", error=str(exc))
+            return announced
+        who = active.describe() if active is not None else "an instance not yet registered"
+        if who != announced:
+            log.info(
+                "standing_by",
+                active=who,
+                check_every_seconds=self.takeover_check_seconds,
+            )
+        return who
+
+
 def install_signal_handlers(stop_event: threading.Event) -> None:
     def handle(signum: int, _frame: FrameType | None) -> None:
         log.info("signal_received", signal=signal.Signals(signum).name)
         stop_event.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    # SIGHUP stops like SIGTERM: a closed terminal or a `kill -HUP` ends syncd cleanly
+    # (configuration is read at start; restart to apply a change)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, handle)

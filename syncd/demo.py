@@ -14,11 +14,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from syncd.app import open_repository
 from syncd.daemon import Daemon
 from syncd.logging import configure_logging
+from syncd.presence import Presence
 from syncd.settings import load_settings
 from syncd.simulators.world import World, start_world
 from syncd.status import gather, render_text
@@ -158,6 +160,7 @@ def run_demo(*, duration: float = 60.0, say: Say = _say) -> int:
         runtime: Runtime | None = None
         daemon: Daemon | None = None
         printer: _AuditPrinter | None = None
+        presence: Presence | None = None
         stop = threading.Event()
         try:
             codes = world.seed(24) + world.seed(12, program_index=1)
@@ -178,7 +181,16 @@ def run_demo(*, duration: float = 60.0, say: Say = _say) -> int:
             )
             settings = load_settings(str(config))
             repository = open_repository(settings, upgrade=True)
-            runtime = build_runtime(settings, repository, should_stop=stop.is_set)
+            presence = Presence(
+                repository,
+                command="demo",
+                instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
+                claim_lease=timedelta(seconds=settings.sync.claim_lease_seconds),
+            )
+            presence.start("oneshot")
+            runtime = build_runtime(
+                settings, repository, claims=presence.claims, should_stop=stop.is_set
+            )
             say("\n1. Backfill: one full reconcile pass")
             summary = runtime.engine.full_pass()
             say(
@@ -216,6 +228,8 @@ def run_demo(*, duration: float = 60.0, say: Say = _say) -> int:
                 daemon.scheduler.shutdown(wait=True)
             if printer is not None:
                 printer.flush()
+            if presence is not None:
+                presence.stop()
             if runtime is not None:
                 say("\n3. syncd status")
                 say("   " + render_text(gather(runtime.repository)).replace("\n", "\n   "))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncd.logging import redacted_copy
+from syncd.store.instances import all_instances
 from syncd.store.repository import Repository
+
+#: an instance silent this long is shown as stale (the default instance timeout)
+STALE_AFTER = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -20,15 +24,42 @@ class StatusReport:
     failing: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     cycles: list[dict[str, Any]] = field(default_factory=list)
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _when(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def gather(repository: Repository, *, limit: int = 20) -> StatusReport:
+def gather(
+    repository: Repository, *, limit: int = 20, stale_after: timedelta = STALE_AFTER
+) -> StatusReport:
     if not repository.is_current():
         return StatusReport(schema_current=False)
+    now = datetime.now(UTC)
+    instances = [
+        {
+            "id": instance.id,
+            "host": instance.host,
+            "pid": instance.pid,
+            "command": instance.command,
+            "role": instance.role,
+            "since": _when(instance.role_since),
+            "heartbeat": _when(instance.heartbeat_at),
+            "alive": now - instance.heartbeat_at < stale_after,
+            "version": instance.version,
+        }
+        for instance in all_instances(repository)
+    ]
+    duplicates = [
+        {
+            "submission": duplicate.submission_code,
+            "issues": list(duplicate.issue_keys),
+            "since": _when(duplicate.first_seen_at),
+        }
+        for duplicate in repository.duplicate_tags()
+    ]
     counts = repository.link_counts()
     blocked = [
         {"submission": link.submission_code, "issue": link.issue_key, "reason": link.error}
@@ -71,7 +102,9 @@ def gather(repository: Repository, *, limit: int = 20) -> StatusReport:
         }
         for cursor in repository.cursors()
     ]
-    return StatusReport(True, counts, blocked, parked, failing, conflicts, cycles)
+    return StatusReport(
+        True, counts, blocked, parked, failing, conflicts, cycles, instances, duplicates
+    )
 
 
 def render_json(report: StatusReport) -> str:
@@ -94,6 +127,7 @@ def render_text(report: StatusReport) -> str:
     if not report.schema_current:
         return "database schema is missing or out of date: run `syncd db upgrade`"
     lines = []
+    lines.extend(_instance_lines(data["instances"]))
     total = sum(report.links.values())
     by_state = ", ".join(f"{state} {count}" for state, count in sorted(report.links.items()))
     lines.append(f"links: {total}" + (f" ({by_state})" if by_state else ""))
@@ -105,6 +139,12 @@ def render_text(report: StatusReport) -> str:
             issue = f" [{item['issue']}]" if item.get("issue") else ""
             reason = item.get("reason") or item.get("error") or ""
             lines.append(f"  {who}{issue}: {reason}")
+    lines.append(f"duplicate issues: {len(data['duplicates'])}")
+    for item in data["duplicates"]:
+        lines.append(
+            f"  {item['submission']}: {', '.join(item['issues'])} carry its tag"
+            f" (since {item['since']}); syncd syncs the linked one, remove the tag from the others"
+        )
     lines.append(f"recent conflicts: {len(data['conflicts'])}")
     for item in data["conflicts"]:
         lines.append(
@@ -132,3 +172,28 @@ def render_text(report: StatusReport) -> str:
                     f" server pauses {bucket['paused_by_server']}"
                 )
     return "\n".join(lines)
+
+
+def _instance_lines(instances: list[dict[str, Any]]) -> list[str]:
+    alive = [i for i in instances if i["alive"]]
+    active = [i for i in alive if i["role"] == "active"]
+    lines = []
+    if active:
+        lines.append("active: " + "; ".join(_instance(i) for i in active))
+    else:
+        lines.append("active: none (no daemon holds the leader lease)")
+    for title, role in (("standby", "standby"), ("one-shot", "oneshot")):
+        members = [i for i in alive if i["role"] == role]
+        if members:
+            lines.append(f"{title}: " + "; ".join(_instance(i) for i in members))
+    stale = [i for i in instances if not i["alive"]]
+    if stale:
+        lines.append(
+            "stale (no heartbeat; their claims are free): "
+            + "; ".join(f"{_instance(i)}, last heartbeat {i['heartbeat']}" for i in stale)
+        )
+    return lines
+
+
+def _instance(item: dict[str, Any]) -> str:
+    return f"{item['host']} pid {item['pid']} ({item['command']}, since {item['since']})"

@@ -15,7 +15,7 @@ from syncd.errors import ConfigError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.intigriti.options import IntigritiOptions
 from syncd.settings import Settings
-from syncd.store.repository import Repository
+from syncd.store.repository import ClaimTerms, Repository
 from syncd.sync.engine import Engine, EngineOptions
 from syncd.sync.executor import Executor, ExecutorOptions
 from syncd.sync.mapping import (
@@ -97,6 +97,21 @@ def build_mapping(settings: Settings) -> Mapping:
     if problems:
         raise ConfigError("invalid mapping:\n  " + "\n  ".join(problems))
     return mapping
+
+
+def claim_terms(settings: Settings, instance: str) -> ClaimTerms:
+    return ClaimTerms(
+        instance=instance,
+        lease=timedelta(seconds=settings.sync.claim_lease_seconds),
+        instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
+    )
+
+
+def takeover_check_seconds(settings: Settings) -> float:
+    """How often a standby tries the leader lease: well inside one poll interval, so a
+    takeover happens within two (the lease itself frees at once when the leader dies)."""
+    interval = min(settings.sync.poll_interval_seconds, settings.sync.jira_poll_interval_seconds)
+    return max(0.5, min(5.0, interval / 2))
 
 
 def intigriti_options(settings: Settings) -> IntigritiOptions:
@@ -251,9 +266,12 @@ def build_runtime(
     settings: Settings,
     repository: Repository,
     *,
+    claims: ClaimTerms,
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
+    may_write: Callable[[], bool] = lambda: True,
     validate: bool = True,
+    deferred_wait: timedelta = timedelta(0),
 ) -> Runtime:
     mapping = build_mapping(settings)
     intigriti = IntigritiAdapter(intigriti_options(settings), repository.token_store())
@@ -271,6 +289,8 @@ def build_runtime(
             jira,
             mapping,
             escape=escape_wiki,
+            claims=claims,
+            may_write=may_write,
             options=ExecutorOptions(
                 create_settle=timedelta(seconds=settings.sync.create_settle_seconds),
                 dry_run=dry_run,
@@ -284,6 +304,7 @@ def build_runtime(
             options=EngineOptions(
                 overlap=timedelta(seconds=settings.sync.overlap_seconds),
                 max_attempts=settings.sync.max_attempts,
+                deferred_wait=deferred_wait,
             ),
             stats=lambda: runtime_stats(intigriti, jira),
             should_stop=should_stop,

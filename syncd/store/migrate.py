@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 
 def script_location() -> str:
@@ -34,10 +34,24 @@ def alembic_config() -> Config:
     return config
 
 
+#: advisory lock key held while migrating ("migr" in ASCII)
+MIGRATION_LOCK_KEY = 0x6D696772
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent).
+
+    Several processes may start at once (replicas, a daemon and a one-shot): on
+    PostgreSQL a transaction advisory lock makes them migrate one after the other, so the
+    second finds the schema current instead of failing on "relation already exists";
+    SQLite's write lock (``BEGIN IMMEDIATE``) does the same there.
+    """
     config = alembic_config()
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

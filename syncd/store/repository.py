@@ -9,12 +9,12 @@ the database kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +24,14 @@ from syncd.records import OAuthToken
 from syncd.store import migrate
 from syncd.store.engine import make_engine
 from syncd.store.sealing import TokenSealer
-from syncd.store.tables import AuditRow, CursorRow, LinkRow, OAuthTokenRow
+from syncd.store.tables import (
+    AuditRow,
+    CursorRow,
+    InstanceRow,
+    LinkRow,
+    OAuthTokenRow,
+    TagDuplicateRow,
+)
 
 LinkState = Literal["creating", "linked", "blocked", "parked"]
 Field = Literal["severity", "status", "internal_reference"]
@@ -68,6 +75,43 @@ class LinkRecord:
     updated_at: datetime
     intigriti_seen_at: datetime | None = None
     jira_seen_at: datetime | None = None
+    claim_instance: str | None = None
+    claim_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimTerms:
+    """How this process claims links: its ``instances.id`` and the two time limits.
+
+    A claim is free once its lease has expired or its holder's heartbeat is older than
+    ``instance_timeout`` (the holder died: kill -9, lost host). Lease and heartbeat are
+    compared with this process's clock, so hosts sharing one database keep their clocks
+    in step (NTP) to well within ``instance_timeout``.
+    """
+
+    instance: str
+    lease: timedelta = timedelta(minutes=5)
+    instance_timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """The result of a claim attempt: the link (now ours), or who holds it."""
+
+    link: LinkRecord | None
+    held_by: str | None = None
+
+    @property
+    def claimed(self) -> bool:
+        return self.link is not None
+
+
+@dataclass(frozen=True)
+class DuplicateTag:
+    submission_code: str
+    issue_keys: tuple[str, ...]
+    first_seen_at: datetime
+    last_seen_at: datetime
 
 
 @dataclass(frozen=True)
@@ -126,7 +170,35 @@ def _link(row: LinkRow) -> LinkRecord:
         updated_at=updated,
         intigriti_seen_at=_aware(row.intigriti_seen_at),
         jira_seen_at=_aware(row.jira_seen_at),
+        claim_instance=row.claim_instance if row.claim_token else None,
+        claim_expires_at=_aware(row.claim_expires_at) if row.claim_token else None,
     )
+
+
+def _claim_free(
+    session: Session, row: LinkRow, token: str, terms: ClaimTerms, now: datetime
+) -> bool:
+    """Whether ``token`` may take (or already holds) the claim on ``row``.
+
+    Called with the row locked (FOR UPDATE on PostgreSQL, the write lock on SQLite), so
+    the holder's instance row is read after any commit that could have claimed it.
+    """
+    if row.claim_token is None or row.claim_token == token:
+        return True
+    expires = _aware(row.claim_expires_at)
+    if expires is None or expires <= now:
+        return True
+    holder = session.get(InstanceRow, row.claim_instance) if row.claim_instance else None
+    if holder is None:
+        return True  # its process ended cleanly (after releasing) or was pruned long ago
+    heartbeat = _aware(holder.heartbeat_at)
+    return heartbeat is None or heartbeat < now - terms.instance_timeout
+
+
+def _take_claim(row: LinkRow, token: str, terms: ClaimTerms, now: datetime) -> None:
+    row.claim_token = token
+    row.claim_instance = terms.instance
+    row.claim_expires_at = now + terms.lease
 
 
 class Repository:
@@ -213,11 +285,15 @@ class Repository:
             yield from rows
             last = rows[-1].id
 
-    def begin_create(self, code: str, program_id: str, now: datetime) -> LinkRecord:
-        """Record the intent to create an issue (before any request is made).
+    def begin_create(
+        self, code: str, program_id: str, now: datetime, token: str, terms: ClaimTerms
+    ) -> tuple[ClaimOutcome, bool]:
+        """Record the intent to create an issue (before any request), claimed by ``token``.
 
-        Returns the existing link instead when one exists: the unique submission code
-        makes a second intent for one submission impossible, across processes too.
+        Returns the outcome and whether this call inserted the row. When a row exists
+        already (another process, or an earlier run, got there first), it is claimed by
+        compare-and-set instead: a live holder's claim is never taken, so two processes
+        never both go on to create.
         """
 
         def work(session: Session) -> LinkRecord:
@@ -230,18 +306,77 @@ class Repository:
                 created_at=now,
                 updated_at=now,
             )
+            _take_claim(row, token, terms, now)
             session.add(row)
             session.flush()
             return _link(row)
 
         try:
-            result: LinkRecord = self._run(work, what=f"recording intent for {code}")
-            return result
+            inserted: LinkRecord = self._run(work, what=f"recording intent for {code}")
+            return ClaimOutcome(inserted), True
         except StoreConflict:
-            existing = self.get_link(code)
-            if existing is None:  # pragma: no cover - the conflicting row vanished
-                raise StoreError(f"could not record intent for {code}") from None
-            return existing
+            return self.claim(code, token, terms, now), False
+
+    def claim(self, code: str, token: str, terms: ClaimTerms, now: datetime) -> ClaimOutcome:
+        """Claim the link of ``code`` for ``token`` (compare-and-set under the row lock).
+
+        Succeeds when the claim is free, expired, held by a dead instance, or already
+        ours; the link returned is read under the lock, so it carries every base another
+        process committed before letting go.
+        """
+
+        def work(session: Session) -> ClaimOutcome:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                return ClaimOutcome(None)
+            if not _claim_free(session, row, token, terms, now):
+                return ClaimOutcome(None, held_by=row.claim_instance)
+            _take_claim(row, token, terms, now)
+            session.flush()
+            return ClaimOutcome(_link(row))
+
+        result: ClaimOutcome = self._run(work, what=f"claiming {code}")
+        return result
+
+    def renew_claim(self, code: str, token: str, terms: ClaimTerms, now: datetime) -> bool:
+        """Extend our claim before an outside write; False when it is no longer ours."""
+
+        def work(session: Session) -> bool:
+            result = session.execute(
+                update(LinkRow)
+                .where(LinkRow.submission_code == code, LinkRow.claim_token == token)
+                .values(claim_expires_at=now + terms.lease)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+        renewed: bool = self._run(work, what=f"renewing the claim on {code}")
+        return renewed
+
+    def release_claim(self, code: str, token: str) -> None:
+        def work(session: Session) -> None:
+            session.execute(
+                update(LinkRow)
+                .where(LinkRow.submission_code == code, LinkRow.claim_token == token)
+                .values(claim_token=None, claim_instance=None, claim_expires_at=None)
+            )
+
+        self._run(work, what=f"releasing the claim on {code}")
+
+    def release_claims_of(self, instance: str) -> int:
+        """Every claim an instance still holds (a clean exit after an interrupted item)."""
+
+        def work(session: Session) -> int:
+            result = session.execute(
+                update(LinkRow)
+                .where(LinkRow.claim_instance == instance)
+                .values(claim_token=None, claim_instance=None, claim_expires_at=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        released: int = self._run(work, what="releasing claims")
+        return released
 
     def _update(self, code: str, values: dict[str, Any], *, what: str) -> LinkRecord:
         def work(session: Session) -> LinkRecord:
@@ -255,15 +390,28 @@ class Repository:
         result: LinkRecord = self._run(work, what=what)
         return result
 
-    def mark_create_attempt(self, code: str, now: datetime) -> LinkRecord:
-        """Stamp the moment a create request is about to be sent (before sending it)."""
-        link = self.get_link(code)
-        attempts = (link.attempts if link else 0) + 1
-        return self._update(
-            code,
-            {"create_attempted_at": now, "attempts": attempts, "updated_at": now},
-            what=f"marking create attempt for {code}",
-        )
+    def mark_create_attempt(self, code: str, token: str, terms: ClaimTerms, now: datetime) -> bool:
+        """Stamp the moment a create request is about to be sent (before sending it).
+
+        A compare-and-set on our claim, which it also renews: False (and nothing
+        stamped) when the claim is no longer ours, and then no create may be sent.
+        """
+
+        def work(session: Session) -> bool:
+            result = session.execute(
+                update(LinkRow)
+                .where(LinkRow.submission_code == code, LinkRow.claim_token == token)
+                .values(
+                    create_attempted_at=now,
+                    attempts=LinkRow.attempts + 1,
+                    updated_at=now,
+                    claim_expires_at=now + terms.lease,
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+        marked: bool = self._run(work, what=f"marking create attempt for {code}")
+        return marked
 
     def complete_link(
         self,
@@ -303,11 +451,19 @@ class Repository:
         issue_key: str,
         audit: Sequence[AuditEntry],
         bases: dict[str, str | None],
-    ) -> LinkRecord:
+        *,
+        token: str,
+        terms: ClaimTerms,
+    ) -> LinkRecord | None:
         """Link a submission to an existing issue (new link, or relink of an existing one),
-        issue, bases and audit in one transaction."""
+        issue, bases and audit in one transaction, under our claim.
 
-        def work(session: Session) -> LinkRecord:
+        A new row is inserted claimed by ``token``; an existing one is taken only when
+        its claim is free or ours. None when another live process holds it (or inserted
+        it meanwhile): nothing was written, and the caller defers.
+        """
+
+        def work(session: Session) -> LinkRecord | None:
             now = utcnow()
             row = session.scalar(
                 select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
@@ -320,6 +476,9 @@ class Repository:
                     created_at=now,
                 )
                 session.add(row)
+            elif not _claim_free(session, row, token, terms, now):
+                return None
+            _take_claim(row, token, terms, now)
             row.issue_id = issue_id
             row.issue_key = issue_key
             row.state = "linked"
@@ -335,8 +494,15 @@ class Repository:
             _add_audit(session, audit, row.id)
             return _link(row)
 
-        result: LinkRecord = self._run(work, what=f"linking {code} to {issue_key}")
-        return result
+        try:
+            adopted: LinkRecord | None = self._run(work, what=f"linking {code} to {issue_key}")
+        except StoreConflict:
+            # PostgreSQL: another process inserted the row between our look and our
+            # insert (SQLite serialises the two). Not ours to write now: defer.
+            if self.get_link(code) is not None:
+                return None
+            raise
+        return adopted
 
     def apply_field_result(
         self,
@@ -406,26 +572,135 @@ class Repository:
         """The submission converged: forget earlier failed attempts."""
         self._update(code, {"attempts": 0, "error": None}, what=f"clearing failure of {code}")
 
-    def park(self, code: str, program_id: str, error: str) -> None:
-        """Park a submission whose payload could not be parsed (creating a row if needed)."""
-        now = utcnow()
-        self.begin_create(code, program_id, now)
-        self._update(code, {"state": "parked", "error": error}, what=f"parking {code}")
+    def park(
+        self,
+        code: str,
+        program_id: str,
+        error: str,
+        terms: ClaimTerms,
+        now: datetime,
+        *,
+        token: str = "",
+    ) -> bool:
+        """Park a submission whose payload could not be parsed (creating a row if needed).
+
+        Never parks a link another live process holds (it is mid-write with a version it
+        could read); False then, and the next cycle looks again.
+        """
+
+        def work(session: Session) -> bool:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                session.add(
+                    LinkRow(
+                        submission_code=code,
+                        program_id=program_id,
+                        state="parked",
+                        error=error,
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                return True
+            if not _claim_free(session, row, token, terms, now):
+                return False
+            row.state = "parked"
+            row.error = error
+            row.updated_at = now
+            return True
+
+        try:
+            parked: bool = self._run(work, what=f"parking {code}")
+        except StoreConflict:  # inserted by another process meanwhile: look again next time
+            return False
+        return parked
 
     def unpark(self, code: str) -> LinkRecord | None:
-        """A parked submission parsed again: back to linked; without an issue the row goes
-        (it only held the parking), so the submission is planned as new, with every check."""
+        """A parked submission parsed again: back to linked (or creating); a row that never
+        got as far as a create attempt goes (it only held the parking), so the submission
+        is planned as new, with every check. Call it holding the link's claim."""
         link = self.get_link(code)
         if link is None or link.state != "parked":
             return link
-        if link.issue_id is None:
+        if link.issue_id is None and link.create_attempted_at is None:
 
             def work(session: Session) -> None:
                 session.delete(_locked_link(session, code))
 
             self._run(work, what=f"unparking {code}")
             return None
-        return self._update(code, {"state": "linked", "error": None}, what=f"unparking {code}")
+        # an intent with an attempt on record stays an intent: its tag is looked up
+        # before any create, as after a crash
+        state = "linked" if link.issue_id is not None else "creating"
+        return self._update(code, {"state": state, "error": None}, what=f"unparking {code}")
+
+    def mark_seen(
+        self, code: str, *, intigriti_seen_at: datetime | None, jira_seen_at: datetime | None
+    ) -> None:
+        """Remember the newest version of each side reconciled (only ever forward).
+
+        Needs no claim: a slower process marking an older version moves nothing back.
+        """
+
+        def work(session: Session) -> None:
+            for column, value in (
+                (LinkRow.intigriti_seen_at, intigriti_seen_at),
+                (LinkRow.jira_seen_at, jira_seen_at),
+            ):
+                if value is None:
+                    continue
+                session.execute(
+                    update(LinkRow)
+                    .where(
+                        LinkRow.submission_code == code,
+                        (column.is_(None)) | (column < value),
+                    )
+                    .values({column.key: value})
+                )
+
+        self._run(work, what=f"marking {code} seen")
+
+    # -- duplicate tags ----------------------------------------------------------------
+
+    def record_duplicate_tags(
+        self, found: Mapping[str, Sequence[str]], now: datetime
+    ) -> None:
+        """The full set of submissions whose tag several issues carry, as a complete
+        search just saw it: new ones are added, ones no longer seen are dropped."""
+
+        def work(session: Session) -> None:
+            rows = session.scalars(select(TagDuplicateRow))
+            existing = {row.submission_code: row for row in rows}
+            for code in set(existing) - set(found):
+                session.delete(existing[code])
+            for code, keys in found.items():
+                row = existing.get(code)
+                if row is None:
+                    row = TagDuplicateRow(submission_code=code, first_seen_at=now)
+                    session.add(row)
+                row.issue_keys = json.dumps(list(keys))
+                row.last_seen_at = now
+
+        self._run(work, what="recording duplicate tags")
+
+    def duplicate_tags(self) -> list[DuplicateTag]:
+        def work(session: Session) -> list[DuplicateTag]:
+            query = select(TagDuplicateRow).order_by(TagDuplicateRow.submission_code)
+            return [
+                DuplicateTag(
+                    submission_code=row.submission_code,
+                    issue_keys=tuple(json.loads(row.issue_keys)),
+                    first_seen_at=_aware(row.first_seen_at) or utcnow(),
+                    last_seen_at=_aware(row.last_seen_at) or utcnow(),
+                )
+                for row in session.scalars(query)
+            ]
+
+        result: list[DuplicateTag] = self._run(work, what="reading duplicate tags")
+        return result
 
     def link_counts(self) -> dict[str, int]:
         def work(session: Session) -> dict[str, int]:

@@ -39,6 +39,13 @@ class LinkRow(Base):
     #: returns the same version again (overlap window) costs no further request
     intigriti_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     jira_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the claim: which process (``claim_instance``, an ``instances.id``) may write this
+    #: link's sides right now, under which one-time token, until when. Taken by
+    #: compare-and-set (see ``Repository.claim``); free when the token is NULL, the lease
+    #: has expired, or the holding instance stopped heartbeating
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claim_instance: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -87,3 +94,41 @@ class AuditRow(Base):
     #: ``ok``, ``failed``, ``blocked``, ``conflict:<winner>``
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class InstanceRow(Base):
+    """One running syncd process: who it is, what it does, and that it is alive.
+
+    ``role``: ``active`` (the daemon holding the leader lease), ``standby`` (a daemon
+    waiting for it), ``oneshot`` (``run --reconcile``). ``heartbeat_at`` is renewed every
+    few seconds; a row whose heartbeat is older than the instance timeout belongs to a
+    process that died, and its claims are free.
+    """
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    command: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    role_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TagDuplicateRow(Base):
+    """A submission whose tag more than one Jira issue carries (found by the full sweep).
+
+    syncd keeps syncing the linked issue and deletes nothing; `status` lists these and a
+    reconcile fails until a human removes the extra issue's tag.
+    """
+
+    __tablename__ = "tag_duplicates"
+
+    submission_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    #: JSON list of the issue keys carrying the tag, lowest id first
+    issue_keys: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,13 +11,18 @@
 
 A side that failed to answer causes no writes to the other side: the cycle records the
 error and ends. Watermarks move forward only, and only to timestamps the server gave.
-Per-submission locks keep a poll and a sweep from working on one submission at once.
+
+Polls and sweeps, in this process or in others on the same database, never work on one
+submission at once: the executor claims each link before writing (see
+``syncd.sync.executor``). An item another process holds is *deferred*: the daemon's next
+poll tries it again with fresh reads; the one-shot pass retries its deferred items at the
+end for up to ``EngineOptions.deferred_wait``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from syncd.errors import CredentialError, ItemError, NotFound, RemoteError
+from syncd.errors import CredentialError, NotFound, RemoteError
 from syncd.quota import Priority, priority
 from syncd.records import Issue, ItemFailure, Submission
 from syncd.store.repository import LinkRecord, Repository
@@ -43,22 +48,13 @@ class EngineOptions:
     overlap: timedelta = timedelta(seconds=120)
     #: links that failed this many times in a row are left to the full sweep
     max_attempts: int = 5
+    #: the one-shot pass: how long to keep retrying items another process holds before
+    #: reporting them (0: leave them to the next poll, as the daemon does)
+    deferred_wait: timedelta = timedelta(0)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _KeyedLocks:
-    """One lock per submission code, created on demand."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-
-    def __call__(self, key: str) -> threading.Lock:
-        with self._guard:
-            return self._locks[key]
 
 
 def _max_time(values: Iterable[datetime], current: datetime | None) -> datetime | None:
@@ -88,7 +84,9 @@ class Engine:
         self.options = options
         self._stats = stats
         self._should_stop = should_stop
-        self._locks = _KeyedLocks()
+        #: items a cycle found held by another claim: the next Intigriti poll retries them
+        self._deferred: set[str] = set()
+        self._deferred_lock = threading.Lock()
         self._mapping = executor.mapping
         self._dry_run = executor.options.dry_run
 
@@ -103,21 +101,24 @@ class Engine:
                 continue
             link = self.repository.get_link(failure.item)
             program = link.program_id if link is not None else ""
-            self.repository.park(failure.item, program, reason)
+            if not self.repository.park(
+                failure.item, program, reason, self.executor.claims, utcnow()
+            ):
+                continue  # another process holds it right now; the next cycle looks again
             summary.outcomes["parked"] += 1
             summary.failures[failure.item] = f"parked: {reason}"
             log.warning("submission_parked", submission=failure.item, reason=reason)
 
-    def _sync_one(
-        self,
-        code: str,
-        submission: Submission | None,
-        issue: Issue | None,
-        summary: Summary,
-        read_at: datetime | None,
-    ) -> None:
-        with self._locks(code):
-            self.executor.sync(code, submission, issue, summary, read_at=read_at)
+    def _remember_deferred(self, summary: Summary) -> None:
+        if summary.deferred:
+            with self._deferred_lock:
+                self._deferred.update(summary.deferred)
+
+    def _take_deferred(self) -> list[str]:
+        with self._deferred_lock:
+            codes = sorted(self._deferred)
+            self._deferred.clear()
+        return codes
 
     def _agrees_with_bases(
         self, link: LinkRecord, *, submission: Submission | None = None, issue: Issue | None = None
@@ -223,12 +224,14 @@ class Engine:
                 summary.outcomes["failed"] += 1
             self._park(batch.failures, summary)
             by_id: dict[str, Issue] = {}
-            by_code: dict[str, Issue] = {}
+            by_code: dict[str, list[Issue]] = {}
             if issues is not None:
                 for found in issues.issues:
                     by_id[found.id] = found
                     if found.submission_code:
-                        by_code.setdefault(found.submission_code.casefold(), found)
+                        by_code.setdefault(found.submission_code.casefold(), []).append(found)
+            for tagged in by_code.values():
+                tagged.sort(key=_issue_order)
             links = self.repository.links([s.code for s in batch.submissions])
             total = len(batch.submissions)
             for index, submission in enumerate(batch.submissions, start=1):
@@ -242,16 +245,20 @@ class Engine:
                         # moved out of the search's reach, or search lag: read it directly
                         issue = self._issue_for(link)
                 elif jira_ok:
-                    issue = by_code.get(submission.code.casefold())
+                    same_tag = by_code.get(submission.code.casefold())
+                    issue = same_tag[0] if same_tag else None
                 else:
                     issue = None
                 if not jira_ok and (link is None or link.state == "creating"):
                     # never create while Jira cannot be searched: the issue may exist
                     summary.outcomes["skipped"] += 1
                 else:
-                    self._sync_one(submission.code, submission, issue, summary, read_at)
+                    self.executor.sync(submission.code, submission, issue, summary, links=links)
                 if progress is not None:
                     progress(index, total, submission.code)
+            if jira_ok and not self._should_stop():
+                self._report_duplicates(by_code, summary)
+            self._retry_deferred(summary, {s.code: s for s in batch.submissions})
             if not self._should_stop():
                 watermark = _max_time((s.updated_at for s in batch.submissions), None)
                 self._record("intigriti", summary, watermark)
@@ -262,6 +269,34 @@ class Engine:
                 self._record("sweep", summary, None)
         return summary
 
+    def _report_duplicates(self, by_code: dict[str, list[Issue]], summary: Summary) -> None:
+        """Several issues tagged with one submission: never silent, never deleted."""
+        found: dict[str, list[str]] = {}
+        for tagged in by_code.values():
+            if len(tagged) > 1:
+                code = tagged[0].submission_code or ""
+                found[code] = [issue.key for issue in tagged]
+                log.warning("duplicate_issues", submission=code, issues=found[code])
+        summary.duplicates.update(found)
+        if not self._dry_run:
+            self.repository.record_duplicate_tags(found, utcnow())
+
+    def _retry_deferred(self, summary: Summary, snapshots: dict[str, Submission]) -> None:
+        """Items another process held: the one-shot waits for them; the daemon hands
+        them to its next poll."""
+        wait = self.options.deferred_wait
+        deadline = time.monotonic() + wait.total_seconds()
+        while summary.deferred and time.monotonic() < deadline and not self._should_stop():
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            for code in sorted(summary.deferred):
+                if self._should_stop():
+                    break
+                summary.undefer(code)
+                self.executor.refresh(code, summary, submission=snapshots.get(code))
+        if summary.deferred:
+            log.info("items_deferred", count=len(summary.deferred))
+            self._remember_deferred(summary)
+
     # -- incremental polls ------------------------------------------------------------
 
     def _since(self, source: str) -> datetime | None:
@@ -270,7 +305,6 @@ class Engine:
 
     def poll_intigriti(self) -> Summary:
         summary = Summary()
-        read_at = utcnow()
         try:
             batch = self.intigriti.changed_submissions(self._since("intigriti"))
         except CredentialError:
@@ -296,15 +330,17 @@ class Engine:
                     continue  # this version was reconciled already
                 if self._agrees_with_bases(link, submission=submission):
                     continue  # nothing new from Intigriti
-                issue = self._issue_for(link) if link.issue_id else None
-                if link.issue_id is not None and issue is None:
-                    continue  # never infer from a failed read
-            else:
-                if not self._mapping.should_create(submission.status):
+                if link.issue_id is not None:
+                    # something changed: claim, read both sides directly, then decide
+                    self.executor.refresh(submission.code, summary)
                     continue
-                issue = None
-            self._sync_one(submission.code, submission, issue, summary, read_at)
-        self._retry_failing(summary, skip={s.code for s in batch.submissions})
+            elif not self._mapping.should_create(submission.status):
+                continue
+            self.executor.sync(submission.code, submission, None, summary, links=links)
+        handled = {s.code for s in batch.submissions}
+        self._retry_listed(self._take_deferred(), summary, skip=handled)
+        self._retry_failing(summary, skip=handled | set(summary.deferred))
+        self._remember_deferred(summary)
         watermark = _max_time((s.updated_at for s in batch.submissions), None)
         self._record("intigriti", summary, watermark)
         return summary
@@ -341,30 +377,22 @@ class Engine:
                 continue
             if self._agrees_with_bases(link, issue=issue):
                 continue  # nothing new from Jira
-            submission = self._submission(code)
-            if submission is None and link.state != "creating":
-                continue
-            # the issue came from /search/jql, which lags: a write based on it is preceded
-            # by a direct read of both sides (read_at=None)
-            self._sync_one(code, submission, issue, summary, None)
+            # the issue came from /search/jql, which lags: claim, then read both sides
+            # directly (one read each) before deciding anything
+            self.executor.refresh(code, summary)
+        self._remember_deferred(summary)
         # Jira's change query pages through everything in its window, so the watermark
         # follows the clock even when nothing changed (an idle poll then finds nothing);
         # the overlap covers search lag and clock skew, the full sweep anything beyond
         self._record("jira", summary, _max_time((i.updated_at for i in batch.issues), read_at))
         return summary
 
-    def _submission(self, code: str) -> Submission | None:
-        try:
-            return self.intigriti.get_submission(code)
-        except CredentialError:
-            raise
-        except RemoteError as exc:
-            if isinstance(exc, ItemError) and not self._dry_run:
-                self.repository.park(code, "", f"field {exc.field!r}: {exc}")
-            elif not self._dry_run:
-                self.repository.record_failure(code, f"reading the submission failed: {exc}")
-            log.warning("submission_read_failed", submission=code, error=str(exc))
-            return None
+    def _retry_listed(self, codes: Iterable[str], summary: Summary, skip: set[str]) -> None:
+        for code in codes:
+            if self._should_stop():
+                return
+            if code not in skip:
+                self.executor.refresh(code, summary)
 
     def _retry_failing(self, summary: Summary, skip: set[str]) -> None:
         """Links that failed last time get another go (bounded by max_attempts)."""
@@ -376,10 +404,9 @@ class Engine:
                 continue
             if link.state in ("parked", "blocked"):
                 continue
-            submission = self._submission(code)
-            if submission is None:
-                continue
-            issue = self._issue_for(link) if link.issue_id else None
-            if link.issue_id is not None and issue is None:
-                continue
-            self._sync_one(code, submission, issue, summary, utcnow())
+            self.executor.refresh(code, summary)
+
+
+def _issue_order(issue: Issue) -> tuple[int, str]:
+    """Oldest first: the issue syncd links when several carry one tag."""
+    return (int(issue.id) if issue.id.isdigit() else 2**62, issue.key)

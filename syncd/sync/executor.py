@@ -2,16 +2,34 @@
 
 Each action is one unit: its write, then its new base and audit rows in one transaction.
 A failed action stops that submission's remaining actions (they are re-planned next time
-from fresh reads) and touches no other submission. Creation is idempotent and crash-safe:
-an intent row is committed before any request, the moment of each create attempt is
-committed before the request is sent, and an intent with an attempt on record always
-looks the submission's tag up in Jira before creating again.
+from fresh reads) and touches no other submission.
+
+Any number of syncd processes may share one database, so every write rests on a
+**claim**: a compare-and-set on the link row (``Repository.claim``) that one process at a
+time holds, with a lease and its instance's heartbeat behind it. The rules:
+
+* A plan made from a cycle's snapshot only decides whether anything needs doing. Before
+  the first write the executor claims the link, re-reads the row under the claim (so it
+  sees every base another process committed before letting go), reads both sides again
+  directly (strongly consistent reads, made after that other process's writes) and plans
+  anew. Right after syncd itself created or linked the issue, under the same claim,
+  nothing older can exist, and no second read is needed.
+* A submission with no link row is claimed by inserting its creation intent with the
+  claim in it; the unique submission code lets one process win. The others find the row
+  and claim it only once it is free, and then look the tag up before creating.
+* The moment of each create attempt is a compare-and-set on the claim, committed before
+  the request is sent; before every other write the claim is renewed the same way. A
+  process whose claim was taken over (its heartbeat stopped) therefore sends nothing
+  more. A claimed intent with an attempt on record always looks the tag up first.
+* Not holding the claim means **deferred**: nothing is written, and the caller tries
+  again later (the next poll, or the one-shot's retry round).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn
@@ -21,6 +39,7 @@ import structlog
 from syncd.errors import (
     AmbiguousWrite,
     CredentialError,
+    ItemError,
     NotAllowed,
     NotFound,
     RemoteError,
@@ -28,9 +47,9 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.records import Issue, NewIssue, Submission
-from syncd.store.repository import AuditEntry, LinkRecord, Repository
+from syncd.store.repository import AuditEntry, ClaimTerms, LinkRecord, Repository
 from syncd.sync.describe import describe_plan
-from syncd.sync.mapping import Mapping
+from syncd.sync.mapping import Mapping as SyncMapping
 from syncd.sync.plan import (
     Action,
     AdoptIssue,
@@ -61,9 +80,12 @@ FIELD_WRITES = (
     MoveIntigritiStatus,
     SetIntigritiReference,
 )
-Outcome = Literal["converged", "changed", "failed", "blocked", "parked", "pending", "skipped"]
-#: re-plans after a create or adopt, so one pass also writes the reference and the fields
-MAX_ROUNDS = 4
+Outcome = Literal[
+    "converged", "changed", "failed", "blocked", "parked", "pending", "skipped", "deferred"
+]
+#: re-plans after a claim, a fresh read, a create or an adopt, so one pass also writes
+#: the reference and the fields
+MAX_ROUNDS = 6
 
 
 @dataclass
@@ -78,10 +100,20 @@ class Summary:
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
+    #: submissions another process held (code -> instance id of the holder)
+    deferred: dict[str, str] = field(default_factory=dict)
+    #: submissions whose tag several Jira issues carry (code -> issue keys)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
     plan_lines: list[str] = field(default_factory=list)
 
     def count_write(self, field_name: str, direction: str) -> None:
         self.writes[f"{field_name}:{direction}"] += 1
+
+    def undefer(self, code: str) -> None:
+        """Forget a deferred outcome before the item is tried again (counted once)."""
+        if self.deferred.pop(code, None) is not None:
+            self.outcomes["deferred"] -= 1
+            self.items -= 1
 
     @property
     def total_writes(self) -> int:
@@ -89,7 +121,9 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        return not any(self.outcomes[o] for o in ("failed", "blocked", "parked"))
+        return not self.duplicates and not any(
+            self.outcomes[o] for o in ("failed", "blocked", "parked", "deferred")
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -98,9 +132,11 @@ class Summary:
             "adopted": self.adopted,
             "writes": dict(sorted(self.writes.items())),
             "conflicts": self.conflicts,
-            "outcomes": dict(sorted(self.outcomes.items())),
+            "outcomes": {k: v for k, v in sorted(self.outcomes.items()) if v},
             "failed": sorted(self.failures),
             "blocked": sorted(self.blocked),
+            "deferred": sorted(self.deferred),
+            "duplicates": dict(sorted(self.duplicates.items())),
         }
 
 
@@ -109,8 +145,6 @@ class ExecutorOptions:
     #: after a create whose outcome is unknown, how long to let Jira's search catch up
     #: before a lookup that finds nothing may lead to another create
     create_settle: timedelta = timedelta(seconds=120)
-    #: a snapshot older than this is read again before a field write is based on it
-    max_snapshot_age: timedelta = timedelta(seconds=30)
     dry_run: bool = False
 
 
@@ -140,25 +174,50 @@ class _StopItem(Exception):
         self.reason = reason
 
 
+@dataclass
+class _Hold:
+    """The claim token of one sync call, and whether the link is claimed with it now."""
+
+    token: str
+    held: bool = False
+
+
+def _newer(value: datetime | None, known: datetime | None) -> datetime | None:
+    """``value`` if it is newer than ``known`` (None: nothing to record)."""
+    if value is None or (known is not None and value <= known):
+        return None
+    return value
+
+
+#: ``links`` argument meaning "read the link row yourself"
+_READ = None
+
+
 class Executor:
     def __init__(
         self,
         repository: Repository,
         intigriti: IntigritiSide,
         jira: JiraSide,
-        mapping: Mapping,
+        mapping: SyncMapping,
         *,
         escape: Callable[[str], str],
+        claims: ClaimTerms,
         options: ExecutorOptions = ExecutorOptions(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        may_write: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``may_write`` is asked before every outside write: the daemon answers whether
+        it still holds the leader lease, so a leader that lost it stops at once."""
         self.repository = repository
         self.intigriti = intigriti
         self.jira = jira
         self.mapping = mapping
         self.escape = escape
+        self.claims = claims
         self.options = options
         self.clock = clock
+        self.may_write = may_write
 
     # -- one submission ----------------------------------------------------------------
 
@@ -169,18 +228,39 @@ class Executor:
         issue: Issue | None,
         summary: Summary,
         *,
-        read_at: datetime | None = None,
+        links: Mapping[str, LinkRecord] | None = _READ,
     ) -> Outcome:
-        """Plan and execute for one submission until it converges (or cannot progress).
+        """Plan from this snapshot and, if anything differs, claim, re-read and execute.
 
-        ``read_at`` is when ``submission`` and ``issue`` were read. Before any field write,
-        a snapshot that is older than ``max_snapshot_age``, or older than syncd's own last
-        change to this link (another cycle wrote meanwhile), is read again directly, so a
-        write never rests on a value that has since changed.
+        ``links``: the cycle's bulk read of link rows, when it made one (a code missing
+        from it has no link); otherwise the row is read here.
         """
+        return self._run(code, submission, issue, summary, links=links, look=False)
+
+    def refresh(
+        self, code: str, summary: Summary, *, submission: Submission | None = None
+    ) -> Outcome:
+        """Claim the link first, read both sides directly, then plan and execute.
+
+        For polls and retries, whose snapshot is partial or from a lagging search.
+        ``submission`` is used only for a submission without a link (a new one).
+        """
+        return self._run(code, submission, None, summary, links=_READ, look=True)
+
+    def _run(
+        self,
+        code: str,
+        submission: Submission | None,
+        issue: Issue | None,
+        summary: Summary,
+        *,
+        links: Mapping[str, LinkRecord] | None,
+        look: bool,
+    ) -> Outcome:
         summary.items += 1
+        hold = _Hold(secrets.token_hex(16))
         try:
-            outcome = self._sync(code, submission, issue, summary, read_at)
+            outcome = self._sync(code, submission, issue, summary, links, look, hold)
         except CredentialError:
             raise
         except _StopItem as stop:
@@ -189,6 +269,8 @@ class Executor:
                 summary.failures[code] = stop.reason
             elif outcome == "blocked":
                 summary.blocked[code] = stop.reason
+            elif outcome == "deferred":
+                summary.deferred[code] = stop.reason
         except StoreError as exc:
             # one item's database trouble (a constraint, a too-long value) fails that item;
             # the cycle goes on with the others
@@ -198,8 +280,30 @@ class Executor:
         except SyncdError as exc:  # pragma: no cover - every adapter error is handled below
             outcome = "failed"
             summary.failures[code] = str(exc)
+        finally:
+            if hold.held:
+                self._release(code, hold)
         summary.outcomes[outcome] += 1
         return outcome
+
+    def _release(self, code: str, hold: _Hold) -> None:
+        try:
+            self.repository.release_claim(code, hold.token)
+        except StoreError as exc:
+            # the claim then runs out with its lease (or with this instance's heartbeat)
+            log.warning("claim_release_failed", submission=code, error=str(exc))
+        hold.held = False
+
+    def _claim(self, code: str, hold: _Hold) -> LinkRecord | None:
+        """Claim the existing link row; None if there is none (any more)."""
+        outcome = self.repository.claim(code, hold.token, self.claims, self.clock())
+        if outcome.claimed:
+            hold.held = True
+            return outcome.link
+        if outcome.held_by is not None:
+            log.info("submission_deferred", submission=code, held_by=outcome.held_by)
+            raise _StopItem("deferred", f"being synced by instance {outcome.held_by}")
+        return None
 
     def _sync(
         self,
@@ -207,21 +311,38 @@ class Executor:
         submission: Submission | None,
         issue: Issue | None,
         summary: Summary,
-        read_at: datetime | None,
+        links: Mapping[str, LinkRecord] | None,
+        look: bool,
+        hold: _Hold,
     ) -> Outcome:
-        link = self.repository.get_link(code)
+        link = links.get(code) if links is not None else self.repository.get_link(code)
+        dry_run = self.options.dry_run
+        #: both sides were read under our claim (or syncd just made the link itself)
         fresh = False
+        if look and link is not None and not dry_run:
+            link = self._claim(code, hold)
+            if link is not None and link.issue_id is not None:
+                submission, issue = self._read_fresh(link, hold)
+                fresh = True
+            elif link is not None and submission is None:
+                # an intent without an issue: the submission is needed to create it
+                submission = self._read_submission(link, hold)
         if link is not None and link.state == "parked":
-            if submission is None or self.options.dry_run:
+            if submission is None or dry_run:
                 return "parked"
-            link = self.repository.unpark(code)
+            if not hold.held:
+                link = self._claim(code, hold)
+            if link is not None and link.state == "parked":
+                link = self.repository.unpark(code)
+                if link is None:
+                    hold.held = False  # the row that held the claim is gone
         changed = False
         for _round in range(MAX_ROUNDS):
             view = link_view(link) if link is not None else None
             current = plan(
                 view, submission, issue, self.mapping, now=self.clock(), escape=self.escape
             )
-            if self.options.dry_run:
+            if dry_run:
                 summary.plan_lines.extend(describe_plan(current))
                 return "changed" if current.writes else "converged"
             if not current.actions:
@@ -233,11 +354,14 @@ class Executor:
                 return "changed" if changed else "converged"
             for note in current.notes:
                 log.debug("plan_note", submission=code, note=note)
-            if not fresh and link is not None and self._needs_fresh_read(current, link, read_at):
-                submission, issue = self._read_fresh(link)
+            if link is not None and not hold.held:
+                link = self._claim(code, hold)
+                continue  # re-plan against the row as it is under our claim
+            if link is not None and link.issue_id is not None and not fresh:
+                submission, issue = self._read_fresh(link, hold)
                 fresh = True
                 continue
-            result = self._execute(current, link, submission, issue, summary)
+            result = self._execute(current, link, submission, issue, summary, hold)
             changed = changed or result.wrote
             if result.pending:
                 return "pending"
@@ -246,38 +370,47 @@ class Executor:
                 self._clear_failure(result.link)
                 return "changed" if changed else "converged"
             link, issue = result.link, result.issue
-            fresh = True  # syncd just created or linked the issue: nothing older to lose
+            fresh = fresh or result.wrote  # syncd just created or linked the issue itself
         raise _StopItem("failed", f"did not converge in {MAX_ROUNDS} rounds")
 
     def _clear_failure(self, link: LinkRecord | None) -> None:
         if link is not None and link.attempts and link.state in ("linked", "blocked"):
             self.repository.clear_failure(link.submission_code)
 
-    def _needs_fresh_read(self, current: Plan, link: LinkRecord, read_at: datetime | None) -> bool:
-        # anything that moves a base counts, RecordBase included: a stale "they agree"
-        # would overwrite the base a newer cycle stored
-        if all(isinstance(a, CreateIssue | ResumeCreate | AdoptIssue) for a in current.actions):
-            return False
-        if read_at is None:
-            return True
-        too_old = self.clock() - read_at > self.options.max_snapshot_age
-        return too_old or link.updated_at >= read_at
-
-    def _read_fresh(self, link: LinkRecord) -> tuple[Submission, Issue]:
+    def _read_fresh(self, link: LinkRecord, hold: _Hold) -> tuple[Submission, Issue]:
         """Both sides read directly (strong consistency); a failed read stops the item."""
-        code = link.submission_code
+        submission = self._read_submission(link, hold)
         try:
-            submission = self.intigriti.get_submission(code)
             issue = self.jira.get_issue(link.issue_id) if link.issue_id else None
         except CredentialError:
             raise
         except RemoteError as exc:
-            reason = f"fresh read before writing failed: {type(exc).__name__}: {exc}"
-            self.repository.record_failure(code, reason)
-            raise _StopItem("failed", reason) from None
-        if issue is None:  # pragma: no cover - field writes are planned only for linked items
+            self._read_failed(link, exc)
+        if issue is None:  # pragma: no cover - called only for links with an issue
             raise _StopItem("failed", "no issue to read before writing")
         return submission, issue
+
+    def _read_submission(self, link: LinkRecord, hold: _Hold) -> Submission:
+        code = link.submission_code
+        try:
+            return self.intigriti.get_submission(code)
+        except CredentialError:
+            raise
+        except ItemError as exc:
+            reason = str(exc)
+            self.repository.park(
+                code, link.program_id, reason, self.claims, self.clock(), token=hold.token
+            )
+            log.warning("submission_parked", submission=code, reason=reason)
+            raise _StopItem("parked", reason) from None
+        except RemoteError as exc:
+            self._read_failed(link, exc)
+
+    def _read_failed(self, link: LinkRecord, exc: RemoteError) -> NoReturn:
+        reason = f"fresh read before writing failed: {type(exc).__name__}: {exc}"
+        self.repository.record_failure(link.submission_code, reason)
+        log.warning("fresh_read_failed", submission=link.submission_code, error=reason)
+        raise _StopItem("failed", reason) from None
 
     def _mark_seen(
         self,
@@ -292,15 +425,24 @@ class Executor:
         """
         if link is None or link.state not in ("linked", "blocked"):
             return
-        if submission is None and issue is None:
+        intigriti_seen = _newer(
+            submission.updated_at if submission else None, link.intigriti_seen_at
+        )
+        jira_seen = _newer(issue.updated_at if issue else None, link.jira_seen_at)
+        if intigriti_seen is None and jira_seen is None:
             return
-        intigriti_seen = submission.updated_at if submission is not None else None
-        jira_seen = issue.updated_at if issue is not None else None
-        if intigriti_seen == link.intigriti_seen_at and jira_seen == link.jira_seen_at:
-            return
-        self.repository.apply_field_result(
+        self.repository.mark_seen(
             link.submission_code, intigriti_seen_at=intigriti_seen, jira_seen_at=jira_seen
         )
+
+    def _before_write(self, code: str, hold: _Hold) -> None:
+        """The last check before any outside write: leader lease, then our claim."""
+        if not self.may_write():
+            raise _StopItem("deferred", "this instance lost the leader lease")
+        if not self.repository.renew_claim(code, hold.token, self.claims, self.clock()):
+            hold.held = False
+            log.warning("claim_lost", submission=code)
+            raise _StopItem("deferred", "the claim on this submission was taken over")
 
     # -- actions -----------------------------------------------------------------------
 
@@ -319,6 +461,7 @@ class Executor:
         submission: Submission | None,
         issue: Issue | None,
         summary: Summary,
+        hold: _Hold,
     ) -> _Result:
         result = self._Result(link=link, issue=issue)
         conflicts: list[RecordConflict] = []
@@ -329,16 +472,21 @@ class Executor:
                 continue
             if isinstance(action, CreateIssue | ResumeCreate):
                 new = action.new_issue
-                created = self._create(current.code, submission, new, result.link, summary)
+                created = self._create(current.code, submission, new, result.link, summary, hold)
                 if created is None:
                     result.pending = True
+                    return result
+                if isinstance(created, LinkRecord):
+                    # another process's row, claimed now: plan again from it
+                    result.link = created
+                    result.replan = True
                     return result
                 result.link, result.issue = created
                 result.wrote = result.replan = True
                 return result
             if isinstance(action, AdoptIssue):
                 result.link, result.issue = self._adopt(
-                    current.code, submission, action, result.link, conflicts, summary
+                    current.code, submission, action, result.link, conflicts, summary, hold
                 )
                 result.wrote = result.replan = True
                 return result
@@ -350,7 +498,7 @@ class Executor:
                 continue
             field_conflicts = [c for c in conflicts if c.field == action.field]
             result.link = self._write_field(
-                action, result.link, submission, field_conflicts, summary
+                action, result.link, submission, field_conflicts, summary, hold
             )
             result.wrote = True
         return result
@@ -376,8 +524,10 @@ class Executor:
         submission: Submission | None,
         conflicts: list[RecordConflict],
         summary: Summary,
+        hold: _Hold,
     ) -> LinkRecord:
         code = link.submission_code
+        self._before_write(code, hold)
         assert isinstance(
             action,
             SetJiraPriority
@@ -480,15 +630,32 @@ class Executor:
         new: NewIssue | None,
         link: LinkRecord | None,
         summary: Summary,
-    ) -> tuple[LinkRecord, Issue] | None:
-        """Find or create the issue of ``code``; None when it must wait (settle window)."""
+        hold: _Hold,
+    ) -> tuple[LinkRecord, Issue] | LinkRecord | None:
+        """Find or create the issue of ``code``.
+
+        Returns the new link and its issue; or, when the intent row turned out to be
+        another process's (now claimed by us), that row, to plan again from; or None when
+        the create must wait for Jira's search to settle.
+        """
         program_id = submission.program_id if submission is not None else ""
         if link is None:
-            link = self.repository.begin_create(code, program_id, self.clock())
-            # begin_create returns an existing row when another process got there first
-            resuming = link.create_attempted_at is not None or link.state != "creating"
+            outcome, inserted = self.repository.begin_create(
+                code, program_id, self.clock(), hold.token, self.claims
+            )
+            if outcome.link is None:
+                reason = f"being synced by instance {outcome.held_by}"
+                log.info("submission_deferred", submission=code, held_by=outcome.held_by)
+                raise _StopItem("deferred", reason)
+            hold.held = True
+            if not inserted:
+                return outcome.link
+            link = outcome.link
+            # our own fresh intent: nobody can have sent a create for it
+            resuming = False
         else:
-            # an intent row from an earlier run: whatever happened then, look the tag up
+            # an intent row from an earlier run or another process: whatever happened
+            # then, look the tag up
             resuming = True
         if resuming:
             try:
@@ -503,7 +670,12 @@ class Executor:
                 return None
         if new is None:
             raise _StopItem("pending", "submission not read; cannot create yet")
-        self.repository.mark_create_attempt(code, self.clock())
+        if not self.may_write():
+            raise _StopItem("deferred", "this instance lost the leader lease")
+        if not self.repository.mark_create_attempt(code, hold.token, self.claims, self.clock()):
+            hold.held = False
+            log.warning("claim_lost", submission=code)
+            raise _StopItem("deferred", "the claim on this submission was taken over")
         try:
             issue = self.jira.create_issue(new)
         except AmbiguousWrite as exc:
@@ -544,6 +716,7 @@ class Executor:
         link: LinkRecord | None,
         conflicts: list[RecordConflict],
         summary: Summary,
+        hold: _Hold,
     ) -> tuple[LinkRecord, Issue]:
         try:
             issue = self.jira.get_issue(action.issue_key)
@@ -600,6 +773,8 @@ class Executor:
         # the key the human typed, even when Jira resolved it to a moved issue's new key:
         # the next plan then writes the current key back instead of adopting again
         bases = bases_after_adopt(action.issue_key)
+        if not self.may_write():
+            raise _StopItem("deferred", "this instance lost the leader lease")
         linked = self.repository.adopt(
             code,
             program_id,
@@ -611,7 +786,13 @@ class Executor:
                 "status": bases.status,
                 "internal_reference": bases.internal_reference,
             },
+            token=hold.token,
+            terms=self.claims,
         )
+        if linked is None:
+            log.info("submission_deferred", submission=code, reason="claimed meanwhile")
+            raise _StopItem("deferred", "being synced by another instance")
+        hold.held = True
         summary.adopted += 1
         log.info("issue_adopted", submission=code, issue=issue.key, reason=action.reason)
         return linked, issue

@@ -10,7 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from syncd.records import OAuthToken
-from syncd.store.repository import AuditEntry, Repository, StoreConflict
+from syncd.store.instances import InstanceRegistry
+from syncd.store.repository import AuditEntry, ClaimTerms, Repository, StoreConflict
 from syncd.store.tables import Base
 
 
@@ -34,20 +35,87 @@ def test_upgrade_is_idempotent_and_current(repository: Repository) -> None:
     assert repository.is_current()
 
 
-def test_intent_row_is_unique_per_submission(repository: Repository) -> None:
-    now = datetime.now(UTC)
-    first = repository.begin_create("ACME-1", "prog", now)
-    second = repository.begin_create("ACME-1", "prog", now)
-    assert first.id == second.id
-    assert first.state == "creating"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def _instance(repository: Repository, name: str, at: datetime = NOW) -> ClaimTerms:
+    """A registered instance (heartbeat at ``at``) and its claim terms."""
+    InstanceRegistry(repository, command="test", instance_id=name, clock=lambda: at).register(
+        "oneshot"
+    )
+    return ClaimTerms(instance=name)
+
+
+def _linked(repository: Repository, code: str, issue_id: str, key: str) -> None:
+    terms = _instance(repository, "setup")
+    outcome, _ = repository.begin_create(code, "p", NOW, "setup-token", terms)
+    assert outcome.claimed
+    repository.complete_link(code, issue_id, key)
+    repository.release_claim(code, "setup-token")
+
+
+def test_intent_row_is_unique_per_submission_and_claimed_by_one(repository: Repository) -> None:
+    alpha, beta = _instance(repository, "alpha"), _instance(repository, "beta")
+    first, inserted = repository.begin_create("ACME-1", "prog", NOW, "a", alpha)
+    second, second_inserted = repository.begin_create("ACME-1", "prog", NOW, "b", beta)
+    assert inserted and first.claimed and first.link is not None
+    assert first.link.state == "creating" and first.link.claim_instance == "alpha"
+    # the row exists and alpha is alive: beta gets neither a row of its own nor the claim
+    assert not second_inserted and not second.claimed and second.held_by == "alpha"
     assert repository.link_counts() == {"creating": 1}
+    repository.release_claim("ACME-1", "a")
+    third, third_inserted = repository.begin_create("ACME-1", "prog", NOW, "b", beta)
+    assert not third_inserted and third.claimed
+    assert third.link is not None and third.link.id == first.link.id
+
+
+def test_a_claim_is_free_once_its_lease_expires_or_its_holder_dies(
+    repository: Repository,
+) -> None:
+    alpha, beta = _instance(repository, "alpha"), _instance(repository, "beta")
+    _linked(repository, "ACME-3", "30001", "SEC-3")
+    assert repository.claim("ACME-3", "a", alpha, NOW).claimed
+    assert repository.claim("ACME-3", "a", alpha, NOW).claimed  # our own: still ours
+    assert repository.claim("ACME-3", "b", beta, NOW + timedelta(seconds=10)).held_by == "alpha"
+    # alpha's heartbeat is now older than the instance timeout: alpha is dead
+    late = NOW + alpha.instance_timeout + timedelta(seconds=1)
+    _instance(repository, "beta", at=late)
+    taken = repository.claim("ACME-3", "b", beta, late)
+    assert taken.claimed and taken.link is not None and taken.link.claim_instance == "beta"
+    # alpha comes back from a freeze: every write it tries first fails its compare-and-set
+    assert not repository.renew_claim("ACME-3", "a", alpha, late)
+    assert not repository.mark_create_attempt("ACME-3", "a", alpha, late)
+    assert repository.get_link("ACME-3").create_attempted_at is None  # type: ignore[union-attr]
+    # a lease that ran out frees the claim even while its holder heartbeats
+    expired = late + beta.lease + timedelta(seconds=1)
+    _instance(repository, "alpha", at=expired)
+    _instance(repository, "beta", at=expired)
+    assert repository.claim("ACME-3", "a2", alpha, expired).claimed
+
+
+def test_an_unregistered_holder_counts_as_gone(repository: Repository) -> None:
+    ghost = ClaimTerms(instance="never-registered")
+    beta = _instance(repository, "beta")
+    _linked(repository, "ACME-4", "40001", "SEC-4")
+    assert repository.claim("ACME-4", "g", ghost, NOW).claimed
+    assert repository.claim("ACME-4", "b", beta, NOW).claimed
+
+
+def test_release_claims_of_an_instance(repository: Repository) -> None:
+    alpha, beta = _instance(repository, "alpha"), _instance(repository, "beta")
+    for index in range(3):
+        _linked(repository, f"R-{index}", f"5000{index}", f"SEC-5{index}")
+        assert repository.claim(f"R-{index}", f"a{index}", alpha, NOW).claimed
+    assert repository.release_claims_of("alpha") == 3
+    assert all(repository.claim(f"R-{i}", "b", beta, NOW).claimed for i in range(3))
 
 
 def test_link_lifecycle_and_audit(repository: Repository) -> None:
-    now = datetime.now(UTC)
-    repository.begin_create("ACME-2", "prog", now)
-    attempted = repository.mark_create_attempt("ACME-2", now)
-    assert attempted.attempts == 1
+    alpha = _instance(repository, "alpha")
+    repository.begin_create("ACME-2", "prog", NOW, "a", alpha)
+    assert repository.mark_create_attempt("ACME-2", "a", alpha, NOW)
+    attempted = repository.get_link("ACME-2")
+    assert attempted is not None and attempted.attempts == 1
     assert attempted.create_attempted_at is not None
     assert attempted.create_attempted_at.tzinfo is not None
     linked = repository.complete_link(
@@ -74,25 +142,64 @@ def test_link_lifecycle_and_audit(repository: Repository) -> None:
 
 
 def test_issue_id_is_unique_across_links(repository: Repository) -> None:
-    now = datetime.now(UTC)
-    repository.begin_create("A-1", "p", now)
-    repository.begin_create("A-2", "p", now)
+    alpha = _instance(repository, "alpha")
+    repository.begin_create("A-1", "p", NOW, "a1", alpha)
+    repository.begin_create("A-2", "p", NOW, "a2", alpha)
     repository.complete_link("A-1", "10001", "SEC-1")
     with pytest.raises(StoreConflict):
         repository.complete_link("A-2", "10001", "SEC-1")
 
 
 def test_block_and_park_show_in_state_queries(repository: Repository) -> None:
-    now = datetime.now(UTC)
-    repository.begin_create("B-1", "p", now)
-    repository.complete_link("B-1", "1", "SEC-1")
+    alpha = _instance(repository, "alpha")
+    _linked(repository, "B-1", "1", "SEC-1")
     repository.block("B-1", "status:new->closed", "Intigriti refused Reject (403)", [])
-    repository.park("B-2", "p", "field 'severity.id': unknown value 99")
+    assert repository.park("B-2", "p", "field 'severity.id': unknown value 99", alpha, NOW)
     assert [link.submission_code for link in repository.links_in_state("blocked")] == ["B-1"]
     parked = repository.links_in_state("parked")
     assert parked[0].error == "field 'severity.id': unknown value 99"
     unblocked = repository.apply_field_result("B-1", bases={"status": "new"}, clear_block=True)
     assert unblocked.state == "linked" and unblocked.blocked_signature is None
+
+
+def test_park_leaves_a_link_another_live_process_holds(repository: Repository) -> None:
+    alpha, beta = _instance(repository, "alpha"), _instance(repository, "beta")
+    repository.begin_create("P-1", "p", NOW, "a", alpha)
+    assert not repository.park("P-1", "p", "unreadable", beta, NOW)
+    assert repository.get_link("P-1").state == "creating"  # type: ignore[union-attr]
+    assert repository.park("P-1", "p", "unreadable", alpha, NOW, token="a")
+    assert repository.get_link("P-1").state == "parked"  # type: ignore[union-attr]
+
+
+def test_unpark_keeps_an_intent_that_already_attempted_a_create(repository: Repository) -> None:
+    alpha = _instance(repository, "alpha")
+    repository.begin_create("U-1", "p", NOW, "a", alpha)
+    assert repository.mark_create_attempt("U-1", "a", alpha, NOW)
+    repository.park("U-1", "p", "unreadable", alpha, NOW, token="a")
+    unparked = repository.unpark("U-1")
+    # the create may have reached Jira: the tag is looked up before any other create
+    assert unparked is not None and unparked.state == "creating"
+    repository.begin_create("U-2", "p", NOW, "a2", alpha)
+    repository.park("U-2", "p", "unreadable", alpha, NOW, token="a2")
+    assert repository.unpark("U-2") is None  # never attempted: planned afresh
+
+
+def test_mark_seen_only_moves_forward(repository: Repository) -> None:
+    _linked(repository, "S-1", "60001", "SEC-60")
+    later = NOW + timedelta(minutes=5)
+    repository.mark_seen("S-1", intigriti_seen_at=later, jira_seen_at=later)
+    repository.mark_seen("S-1", intigriti_seen_at=NOW, jira_seen_at=None)
+    link = repository.get_link("S-1")
+    assert link is not None and (link.intigriti_seen_at, link.jira_seen_at) == (later, later)
+
+
+def test_duplicate_tags_are_replaced_by_each_complete_search(repository: Repository) -> None:
+    repository.record_duplicate_tags({"D-1": ["SEC-1", "SEC-9"], "D-2": ["APP-2", "SEC-3"]}, NOW)
+    later = NOW + timedelta(hours=1)
+    repository.record_duplicate_tags({"D-1": ["SEC-1", "SEC-9"]}, later)
+    found = repository.duplicate_tags()
+    assert [(d.submission_code, d.issue_keys) for d in found] == [("D-1", ("SEC-1", "SEC-9"))]
+    assert found[0].first_seen_at == NOW and found[0].last_seen_at == later
 
 
 def test_cursor_watermark_only_moves_forward(repository: Repository) -> None:
@@ -109,7 +216,7 @@ def test_cursor_watermark_only_moves_forward(repository: Repository) -> None:
 def test_iter_links_reads_everything_in_batches(repository: Repository) -> None:
     now = datetime.now(UTC)
     for index in range(23):
-        repository.begin_create(f"C-{index}", "p", now)
+        repository.begin_create(f"C-{index}", "p", now, f"t{index}", ClaimTerms("x"))
     codes = [link.submission_code for link in repository.iter_links(batch=5)]
     assert codes == [f"C-{index}" for index in range(23)]
 

@@ -101,6 +101,7 @@ class _Pipeline:
         finally:
             if statuses:
                 ctx.counters.record(method, self._template, statuses[0])
+                ctx.journal.record(method, scope["path"], statuses[0])
 
     def _injected(self, fired: dict[str, FaultRule]) -> Response | None:
         storm = fired.get("rate_limit")

@@ -14,6 +14,7 @@ from syncd.simulators.intigriti.oauth import OAuthServer
 from syncd.simulators.intigriti.options import IntigritiSimulatorOptions
 from syncd.simulators.intigriti.ratelimit import RateLimiter
 from syncd.simulators.intigriti.store import Store
+from syncd.simulators.journal import WriteJournal
 
 
 @dataclass
@@ -25,6 +26,7 @@ class SimContext:
     limiter: RateLimiter = field(init=False)
     faults: Faults = field(default_factory=Faults)
     counters: Counters = field(default_factory=Counters)
+    journal: WriteJournal = field(default_factory=WriteJournal)
 
     def __post_init__(self) -> None:
         self.store = Store(self.clock, seed=self.options.seed)

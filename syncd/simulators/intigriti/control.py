@@ -229,3 +229,7 @@ class IntigritiControl:
 
     def reset_counters(self) -> None:
         self._call("DELETE", "/counters")
+
+    def journal(self) -> list[dict[str, Any]]:
+        """Every mutating API request served, in order: at, method, path, status."""
+        return list(self._call("GET", "/journal"))

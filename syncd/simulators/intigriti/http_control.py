@@ -55,6 +55,7 @@ def _reset(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
     ctx.oauth.reset()
     ctx.faults.clear()
     ctx.counters.reset()
+    ctx.journal.reset()
     ctx.limiter.configure(
         read=ctx.options.read_rate_per_minute, write=ctx.options.write_rate_per_minute
     )
@@ -146,6 +147,12 @@ def _counters(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
     return ctx.counters.snapshot()
 
 
+def _journal(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    if request.method == "DELETE":
+        ctx.journal.reset()
+    return ctx.journal.snapshot()
+
+
 def _rate_limits(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
     if request.method == "POST":
         ctx.limiter.configure(read=body.get("read_per_minute"), write=body.get("write_per_minute"))
@@ -170,6 +177,7 @@ def control_routes(ctx: SimContext) -> list[Route]:
         ("/clients", ["POST"], _register_client),
         ("/faults", ["GET", "POST", "DELETE"], _faults),
         ("/counters", ["GET", "DELETE"], _counters),
+        ("/journal", ["GET", "DELETE"], _journal),
         ("/rate-limits", ["GET", "POST", "DELETE"], _rate_limits),
     ]
     return [

@@ -174,6 +174,7 @@ class JiraApp:
             )
             return
         response = self._handle(route, params, request, method, base, body)
+        self.faults.journal.record(method, path, response.status)
         if "drop_after_commit" in fired:
             await self._drop(send, response)
             return

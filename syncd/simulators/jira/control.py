@@ -294,6 +294,10 @@ class JiraControl:
         result: list[dict[str, Any]] = self._call("GET", "/faults")
         return result
 
+    def journal(self) -> list[dict[str, Any]]:
+        """Every mutating API request served, in order: at, method, path, status."""
+        return list(self._call("GET", "/_control/journal"))
+
     def reset_counters(self) -> None:
         self._call("DELETE", "/counters")
 

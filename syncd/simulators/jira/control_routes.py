@@ -113,6 +113,8 @@ class ControlApi:
             ("DELETE", "/_control/faults", self._clear_faults),
             ("GET", "/_control/counters", self._counters),
             ("DELETE", "/_control/counters", self._reset_counters),
+            ("GET", "/_control/journal", self._journal),
+            ("DELETE", "/_control/journal", self._reset_journal),
             ("POST", "/_control/rate-limits/reset", self._reset_limits),
         ]
         self._table = [
@@ -168,6 +170,7 @@ class ControlApi:
                     setattr(self.state, name, value)
         self.faults.clear()
         self.faults.reset_counters()
+        self.faults.journal.reset()
         self.limiter.reset()
         return Resp(204)
 
@@ -354,6 +357,13 @@ class ControlApi:
 
     def _reset_counters(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         self.faults.reset_counters()
+        return Resp(204)
+
+    def _journal(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        return Resp(200, self.faults.journal.snapshot())
+
+    def _reset_journal(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        self.faults.journal.reset()
         return Resp(204)
 
     def _reset_limits(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:

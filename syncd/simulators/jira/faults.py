@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
 from syncd.simulators.jira.timefmt import format_minute_utc
+from syncd.simulators.journal import WriteJournal
 
 # Jira Cloud sends X-RateLimit-NearLimit: true once less than 20% of a budget remains.
 NEAR_LIMIT_SHARE = 0.2
@@ -120,6 +121,7 @@ class FaultBoard:
     lock: threading.Lock = field(default_factory=threading.Lock)
     faults: list[Fault] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
+    journal: WriteJournal = field(default_factory=WriteJournal)
     rng: random.Random = field(default_factory=lambda: random.Random(1234))
 
     def arm(self, fault: Fault) -> None:
