@@ -159,7 +159,6 @@ def reconcile(config_path: str | None, *, dry_run: bool) -> int:
             repository,
             command="reconcile",
             instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
-            claim_lease=timedelta(seconds=settings.sync.claim_lease_seconds),
         )
         presence.start("oneshot")
         claims = presence.claims
@@ -203,7 +202,6 @@ def run_daemon(config_path: str | None) -> int:
         repository,
         command="run",
         instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
-        claim_lease=timedelta(seconds=settings.sync.claim_lease_seconds),
         lease=leader_lease(settings.database.url),
     )
     try:

@@ -179,6 +179,9 @@ class Supervisor:
                     return
                 log.warning("standing_by", reason="the leader lease was lost")
                 self.presence.step_down()
+                # a leader that lost its session may be the unhealthy one: give the
+                # standbys two chances at the lease before trying again
+                self.stop_event.wait(2 * self.takeover_check_seconds)
                 continue
             announced = self._announce_standby(announced)
             self.stop_event.wait(self.takeover_check_seconds)

@@ -185,7 +185,6 @@ def run_demo(*, duration: float = 60.0, say: Say = _say) -> int:
                 repository,
                 command="demo",
                 instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
-                claim_lease=timedelta(seconds=settings.sync.claim_lease_seconds),
             )
             presence.start("oneshot")
             runtime = build_runtime(

@@ -8,6 +8,7 @@ carry secrets: they name what was wrong (a key, a route, a submission code, a fi
     ├── ConfigError            bad or missing configuration (exit 2)
     ├── CredentialError        credentials rejected or missing; operator action needed (exit 2)
     ├── StoreError             the database failed or is at an unexpected schema
+    ├── WriteWithdrawn         the caller took a write back just before it was sent
     └── RemoteError            an outside system (Intigriti or Jira) failed a call
         ├── TransientError     5xx, timeouts, dropped connections: worth retrying later
         │   ├── RateLimited    429; ``retry_after`` seconds from the response
@@ -36,6 +37,12 @@ class CredentialError(SyncdError):
 
 class StoreError(SyncdError):
     """The database could not be used."""
+
+
+class WriteWithdrawn(SyncdError):
+    """The caller withdrew a write at the last moment before it was sent (it no longer
+    holds the right to make it: a claim taken over, the leader lease lost). Nothing was
+    sent; adapters let it pass through untouched."""
 
 
 class RemoteError(SyncdError):

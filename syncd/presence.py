@@ -38,15 +38,12 @@ class Presence:
         *,
         command: str,
         instance_timeout: timedelta,
-        claim_lease: timedelta,
         lease: LeaderLease | None = None,
     ) -> None:
         self.repository = repository
         self.registry = InstanceRegistry(repository, command=command)
         self.instance_timeout = instance_timeout
-        self.claims = ClaimTerms(
-            instance=self.registry.id, lease=claim_lease, instance_timeout=instance_timeout
-        )
+        self.claims = ClaimTerms(instance=self.registry.id, instance_timeout=instance_timeout)
         self._lease = lease
         self._leading = False
         self._last_beat = time.monotonic()

@@ -173,9 +173,8 @@ class SyncSettings(_Section):
     label: str = "intigriti"
     create_settle_seconds: float = Field(default=120, ge=0)
     max_attempts: int = Field(default=5, ge=1)
-    #: several processes on one database: a claim on a link lasts this long unless renewed
-    claim_lease_seconds: float = Field(default=300, gt=0)
-    #: a process silent for this long is dead: its claims are free, its lease is gone
+    #: several processes on one database: one silent for this long counts as dead, and
+    #: its claims on links are free
     instance_timeout_seconds: float = Field(default=30, ge=3)
     #: `run --reconcile`: how long to wait for items another process is syncing
     reconcile_wait_seconds: float = Field(default=120, ge=0)

@@ -102,7 +102,6 @@ def build_mapping(settings: Settings) -> Mapping:
 def claim_terms(settings: Settings, instance: str) -> ClaimTerms:
     return ClaimTerms(
         instance=instance,
-        lease=timedelta(seconds=settings.sync.claim_lease_seconds),
         instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 POSTGRES_ENV = "SYNCD_TEST_POSTGRES_URL"
 POSTGRES_SKIP_REASON = (
@@ -37,7 +38,9 @@ def postgres_database() -> Iterator[str]:
         pytest.skip(POSTGRES_SKIP_REASON)
     url = make_url(base)
     name = f"syncd_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    # no pool: each use gets a new session, so one terminated meanwhile (tests of
+    # pg_terminate_backend run on this server) cannot break the clean-up
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

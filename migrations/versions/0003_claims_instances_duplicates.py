@@ -20,7 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table("links", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claim_token", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("claim_instance", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("claim_expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("claim_since", sa.DateTime(timezone=True), nullable=True))
 
     op.create_table(
         "instances",
@@ -50,6 +50,6 @@ def downgrade() -> None:
     op.drop_table("tag_duplicates")
     op.drop_table("instances")
     with op.batch_alter_table("links", schema=None) as batch_op:
-        batch_op.drop_column("claim_expires_at")
+        batch_op.drop_column("claim_since")
         batch_op.drop_column("claim_instance")
         batch_op.drop_column("claim_token")

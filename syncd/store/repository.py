@@ -76,21 +76,23 @@ class LinkRecord:
     intigriti_seen_at: datetime | None = None
     jira_seen_at: datetime | None = None
     claim_instance: str | None = None
-    claim_expires_at: datetime | None = None
+    claim_since: datetime | None = None
 
 
 @dataclass(frozen=True)
 class ClaimTerms:
-    """How this process claims links: its ``instances.id`` and the two time limits.
+    """How this process claims links: its ``instances.id`` and when a holder counts as dead.
 
-    A claim is free once its lease has expired or its holder's heartbeat is older than
-    ``instance_timeout`` (the holder died: kill -9, lost host). Lease and heartbeat are
-    compared with this process's clock, so hosts sharing one database keep their clocks
-    in step (NTP) to well within ``instance_timeout``.
+    A claim belongs to an instance until it is released or that instance stops
+    heartbeating for ``instance_timeout`` (it died: kill -9, lost host, frozen VM). The
+    heartbeat is the claim's lease, renewed every few seconds for all of an instance's
+    claims at once; a live instance's claim is never taken, however long its item takes
+    (a quota wait, a slow Jira), because a write it is about to send may still go out.
+    Heartbeats are compared with the claiming process's clock, so hosts sharing one
+    database keep their clocks in step (NTP) to well within ``instance_timeout``.
     """
 
     instance: str
-    lease: timedelta = timedelta(minutes=5)
     instance_timeout: timedelta = timedelta(seconds=30)
 
 
@@ -171,7 +173,7 @@ def _link(row: LinkRow) -> LinkRecord:
         intigriti_seen_at=_aware(row.intigriti_seen_at),
         jira_seen_at=_aware(row.jira_seen_at),
         claim_instance=row.claim_instance if row.claim_token else None,
-        claim_expires_at=_aware(row.claim_expires_at) if row.claim_token else None,
+        claim_since=_aware(row.claim_since) if row.claim_token else None,
     )
 
 
@@ -185,9 +187,6 @@ def _claim_free(
     """
     if row.claim_token is None or row.claim_token == token:
         return True
-    expires = _aware(row.claim_expires_at)
-    if expires is None or expires <= now:
-        return True
     holder = session.get(InstanceRow, row.claim_instance) if row.claim_instance else None
     if holder is None:
         return True  # its process ended cleanly (after releasing) or was pruned long ago
@@ -198,7 +197,7 @@ def _claim_free(
 def _take_claim(row: LinkRow, token: str, terms: ClaimTerms, now: datetime) -> None:
     row.claim_token = token
     row.claim_instance = terms.instance
-    row.claim_expires_at = now + terms.lease
+    row.claim_since = now
 
 
 class Repository:
@@ -340,26 +339,27 @@ class Repository:
         result: ClaimOutcome = self._run(work, what=f"claiming {code}")
         return result
 
-    def renew_claim(self, code: str, token: str, terms: ClaimTerms, now: datetime) -> bool:
-        """Extend our claim before an outside write; False when it is no longer ours."""
+    def holds_claim(self, code: str, token: str) -> bool:
+        """Whether ``token`` still holds the claim: asked right before an outside write,
+        since a claim is taken over when its holder was silent long enough to seem dead."""
 
         def work(session: Session) -> bool:
-            result = session.execute(
-                update(LinkRow)
+            held = session.scalar(
+                select(func.count())
+                .select_from(LinkRow)
                 .where(LinkRow.submission_code == code, LinkRow.claim_token == token)
-                .values(claim_expires_at=now + terms.lease)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(held)
 
-        renewed: bool = self._run(work, what=f"renewing the claim on {code}")
-        return renewed
+        result: bool = self._run(work, what=f"checking the claim on {code}")
+        return result
 
     def release_claim(self, code: str, token: str) -> None:
         def work(session: Session) -> None:
             session.execute(
                 update(LinkRow)
                 .where(LinkRow.submission_code == code, LinkRow.claim_token == token)
-                .values(claim_token=None, claim_instance=None, claim_expires_at=None)
+                .values(claim_token=None, claim_instance=None, claim_since=None)
             )
 
         self._run(work, what=f"releasing the claim on {code}")
@@ -371,7 +371,7 @@ class Repository:
             result = session.execute(
                 update(LinkRow)
                 .where(LinkRow.claim_instance == instance)
-                .values(claim_token=None, claim_instance=None, claim_expires_at=None)
+                .values(claim_token=None, claim_instance=None, claim_since=None)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -390,11 +390,11 @@ class Repository:
         result: LinkRecord = self._run(work, what=what)
         return result
 
-    def mark_create_attempt(self, code: str, token: str, terms: ClaimTerms, now: datetime) -> bool:
+    def mark_create_attempt(self, code: str, token: str, now: datetime) -> bool:
         """Stamp the moment a create request is about to be sent (before sending it).
 
-        A compare-and-set on our claim, which it also renews: False (and nothing
-        stamped) when the claim is no longer ours, and then no create may be sent.
+        A compare-and-set on our claim: False (and nothing stamped) when the claim is no
+        longer ours, and then no create may be sent.
         """
 
         def work(session: Session) -> bool:
@@ -405,13 +405,29 @@ class Repository:
                     create_attempted_at=now,
                     attempts=LinkRow.attempts + 1,
                     updated_at=now,
-                    claim_expires_at=now + terms.lease,
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
         marked: bool = self._run(work, what=f"marking create attempt for {code}")
         return marked
+
+    def create_outcome_unknown(self, code: str, token: str, now: datetime, error: str) -> None:
+        """A create was sent but its answer lost: restart the settle window from now.
+
+        The issue, if Jira made it, was made before this moment; Jira's search may take a
+        while to show it. Dating the window from the stamp taken before sending would let
+        a slow send (a process paused between stamp and send) look settled too early.
+        """
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(LinkRow)
+                .where(LinkRow.submission_code == code, LinkRow.claim_token == token)
+                .values(create_attempted_at=now, error=error, updated_at=now)
+            )
+
+        self._run(work, what=f"recording the unknown outcome of {code}'s create")
 
     def complete_link(
         self,

@@ -40,12 +40,12 @@ class LinkRow(Base):
     intigriti_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     jira_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: the claim: which process (``claim_instance``, an ``instances.id``) may write this
-    #: link's sides right now, under which one-time token, until when. Taken by
-    #: compare-and-set (see ``Repository.claim``); free when the token is NULL, the lease
-    #: has expired, or the holding instance stopped heartbeating
+    #: link's sides right now, under which one-time token, since when. Taken by
+    #: compare-and-set (see ``Repository.claim``); free when the token is NULL or the
+    #: holding instance stopped heartbeating
     claim_token: Mapped[str | None] = mapped_column(String(64))
     claim_instance: Mapped[str | None] = mapped_column(String(64))
-    claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

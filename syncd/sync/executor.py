@@ -6,7 +6,7 @@ from fresh reads) and touches no other submission.
 
 Any number of syncd processes may share one database, so every write rests on a
 **claim**: a compare-and-set on the link row (``Repository.claim``) that one process at a
-time holds, with a lease and its instance's heartbeat behind it. The rules:
+time holds, for as long as its instance heartbeats (``ClaimTerms``). The rules:
 
 * A plan made from a cycle's snapshot only decides whether anything needs doing. Before
   the first write the executor claims the link, re-reads the row under the claim (so it
@@ -17,10 +17,12 @@ time holds, with a lease and its instance's heartbeat behind it. The rules:
 * A submission with no link row is claimed by inserting its creation intent with the
   claim in it; the unique submission code lets one process win. The others find the row
   and claim it only once it is free, and then look the tag up before creating.
-* The moment of each create attempt is a compare-and-set on the claim, committed before
-  the request is sent; before every other write the claim is renewed the same way. A
-  process whose claim was taken over (its heartbeat stopped) therefore sends nothing
-  more. A claimed intent with an attempt on record always looks the tag up first.
+* The moment of each create attempt is a compare-and-set on the claim, committed from
+  the Jira adapter's ``before_send`` hook, at the last moment before the request goes on
+  the wire (after quota waits and retry pauses); before every other write the claim is
+  checked the same way. A process whose claim was taken over (its heartbeat stopped, so
+  the others counted it dead) therefore sends nothing more. A claimed intent with an
+  attempt on record always looks the tag up first, and waits out the settle window.
 * Not holding the claim means **deferred**: nothing is written, and the caller tries
   again later (the next poll, or the one-shot's retry round).
 """
@@ -45,6 +47,8 @@ from syncd.errors import (
     RemoteError,
     StoreError,
     SyncdError,
+    TransientError,
+    WriteWithdrawn,
 )
 from syncd.records import Issue, NewIssue, Submission
 from syncd.store.repository import AuditEntry, ClaimTerms, LinkRecord, Repository
@@ -290,7 +294,7 @@ class Executor:
         try:
             self.repository.release_claim(code, hold.token)
         except StoreError as exc:
-            # the claim then runs out with its lease (or with this instance's heartbeat)
+            # the claim is then freed with this instance's heartbeat (or its clean exit)
             log.warning("claim_release_failed", submission=code, error=str(exc))
         hold.held = False
 
@@ -439,7 +443,7 @@ class Executor:
         """The last check before any outside write: leader lease, then our claim."""
         if not self.may_write():
             raise _StopItem("deferred", "this instance lost the leader lease")
-        if not self.repository.renew_claim(code, hold.token, self.claims, self.clock()):
+        if not self.repository.holds_claim(code, hold.token):
             hold.held = False
             log.warning("claim_lost", submission=code)
             raise _StopItem("deferred", "the claim on this submission was taken over")
@@ -670,21 +674,35 @@ class Executor:
                 return None
         if new is None:
             raise _StopItem("pending", "submission not read; cannot create yet")
-        if not self.may_write():
-            raise _StopItem("deferred", "this instance lost the leader lease")
-        if not self.repository.mark_create_attempt(code, hold.token, self.claims, self.clock()):
-            hold.held = False
-            log.warning("claim_lost", submission=code)
-            raise _StopItem("deferred", "the claim on this submission was taken over")
+
+        def confirm() -> None:
+            # runs right before the request leaves, on each attempt: the stamp is then
+            # never older than the send it announces
+            if not self.may_write():
+                raise WriteWithdrawn("this instance lost the leader lease")
+            if not self.repository.mark_create_attempt(code, hold.token, self.clock()):
+                hold.held = False
+                log.warning("claim_lost", submission=code)
+                raise WriteWithdrawn("the claim on this submission was taken over")
+
         try:
-            issue = self.jira.create_issue(new)
+            issue = self.jira.create_issue(new, before_send=confirm)
+        except WriteWithdrawn as exc:
+            raise _StopItem("deferred", str(exc)) from None
         except AmbiguousWrite as exc:
-            self.repository.record_failure(code, f"creation: outcome unknown: {exc}")
+            self.repository.create_outcome_unknown(
+                code, hold.token, self.clock(), f"creation: outcome unknown: {exc}"
+            )
             log.warning("create_ambiguous", submission=code, error=str(exc))
             raise _StopItem("failed", f"creation outcome unknown: {exc}") from None
         except CredentialError:
             raise
         except RemoteError as exc:
+            if isinstance(exc, TransientError):
+                # a 5xx may come after Jira committed the issue: settle from now as well
+                self.repository.create_outcome_unknown(
+                    code, hold.token, self.clock(), f"creation: {type(exc).__name__}: {exc}"
+                )
             self._fail(code, "creation", "to_jira", None, new.project, exc)
         return self._link_created(code, issue, summary, created=True), issue
 

@@ -7,6 +7,7 @@ Every method raises only ``syncd.errors`` exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -79,8 +80,14 @@ class JiraSide(Protocol):
         """The issue tagged with this submission code, if any exists."""
         ...
 
-    def create_issue(self, new: NewIssue) -> Issue:
-        """Create once, never retried blindly; AmbiguousWrite when the outcome is unknown."""
+    def create_issue(
+        self, new: NewIssue, *, before_send: Callable[[], None] | None = None
+    ) -> Issue:
+        """Create once, never retried blindly; AmbiguousWrite when the outcome is unknown.
+
+        ``before_send`` is called right before each attempt is sent (after any waiting);
+        if it raises ``WriteWithdrawn`` nothing is sent and the error propagates.
+        """
         ...
 
     def set_priority(self, issue_id: str, priority: str, cvss: str | None) -> None:

@@ -341,7 +341,9 @@ class JiraAdapter:
                 return None
         return cvss
 
-    def create_issue(self, new: NewIssue) -> Issue:
+    def create_issue(
+        self, new: NewIssue, *, before_send: Callable[[], None] | None = None
+    ) -> Issue:
         project = self.catalog.project(new.project)
         type_id = project.issue_type_id(new.issue_type or self.options.issue_type)
         labels = [self.options.label]
@@ -370,7 +372,9 @@ class JiraAdapter:
         route = "POST /issue"
         log.info("jira_create_sending", submission=new.submission_code, project=project.key)
         try:
-            created = self._transport.request(Call(route, False), "POST", "issue", body=body)
+            created = self._transport.request(
+                Call(route, False), "POST", "issue", body=body, before_send=before_send
+            )
         except MalformedResponse:
             raise AmbiguousWrite(
                 f"{route}: unreadable answer; the issue may exist", system="jira", route=route

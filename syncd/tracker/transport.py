@@ -208,12 +208,20 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        before_send: Callable[[], None] | None = None,
     ) -> Any:
-        """One REST call through the library's session; the decoded JSON body or None."""
+        """One REST call through the library's session; the decoded JSON body or None.
+
+        ``before_send`` runs right before each attempt goes on the wire (after pacing,
+        pauses and retry waits), so the caller can take the write back at the last moment
+        by raising ``WriteWithdrawn``; it is never retried.
+        """
 
         def go(client: JIRA) -> Any:
             url = client._get_url(path)
             data = json.dumps(body) if body is not None else None
+            if before_send is not None:
+                before_send()
             response = client._session.request(method, url, params=params, data=data)
             if response.status_code == 204 or not response.content:
                 return None

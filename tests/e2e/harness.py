@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class E2E:
     workdir: Path
     database_url: str
     config: Path
+    #: every process started with popen, killed at the end of the test if still running
+    spawned: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def syncd(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -53,7 +55,7 @@ class E2E:
         (a long-running daemon would otherwise block on a full pipe nobody reads)."""
         sink = log.open("w") if log is not None else None
         try:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "syncd", "--config", str(self.config), *args],
                 stdin=subprocess.PIPE,
                 stdout=sink or subprocess.PIPE,
@@ -62,6 +64,8 @@ class E2E:
                 env=_env(),
                 cwd=self.workdir,
             )
+            self.spawned.append(process)
+            return process
         finally:
             if sink is not None:
                 sink.close()
@@ -147,7 +151,14 @@ def e2e_world(tmp_path: Path, database_url: str, **world_options: Any) -> Iterat
     )
     try:
         config = world.write_config(tmp_path / "config.toml", database_url, overrides=_merge({}))
-        yield E2E(world, tmp_path, database_url, config)
+        e2e = E2E(world, tmp_path, database_url, config)
+        try:
+            yield e2e
+        finally:
+            for process in e2e.spawned:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(timeout=30)
     finally:
         world.stop()
 

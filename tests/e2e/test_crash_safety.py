@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from harness import E2E, e2e_world
+from sqlalchemy.exc import SQLAlchemyError
 from test_reconcile import assert_ok, seed_open
 
 KILLS = 20
@@ -31,18 +32,24 @@ def test_kill_9_at_random_moments_then_rerun_converges_without_duplicates(e2e: E
         }
     )
     rng = random.Random(20261127)
-    moments = sorted(rng.uniform(0.8, 6.0) for _ in range(KILLS))
-    rng.shuffle(moments)
+    # Each run is killed once it has got a few steps further than the last one: right
+    # after Jira committed a create (before syncd heard back or recorded it), right after
+    # a link was recorded, or right after an internal reference was written. Progress,
+    # not wall-clock moments, so the kills land mid-work on a fast or a slow machine.
+    probes = (_jira_creates, _linked, _references)
     killed_mid_work = 0
-    for moment in moments:
+    for run in range(KILLS):
+        probe = probes[run % len(probes)]
+        target = probe(e2e) + rng.randint(1, 3)
         process = e2e.popen("run", "--reconcile")
-        try:
-            process.wait(timeout=moment)
-        except Exception:  # still running at its moment: kill it there
+        deadline = time.monotonic() + 60
+        while process.poll() is None and probe(e2e) < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if process.poll() is None:
             process.kill()
             killed_mid_work += 1
         process.communicate(timeout=30)
-    assert killed_mid_work >= KILLS // 2, "the kills should land while work is in flight"
+    assert killed_mid_work >= KILLS - 2, "the kills should land while work is in flight"
 
     # reruns finish the work (the settle window may defer a create once)
     deadline = time.monotonic() + 180
@@ -70,6 +77,22 @@ def test_kill_9_at_random_moments_then_rerun_converges_without_duplicates(e2e: E
     e2e.reset_counters()
     assert_ok(e2e.reconcile())
     assert e2e.writes() == 0
+
+
+def _jira_creates(e2e: E2E) -> int:
+    return e2e.world.jira.control.count("POST", "/rest/api/2/issue")
+
+
+def _linked(e2e: E2E) -> int:
+    try:
+        return int(e2e.query("SELECT count(*) AS n FROM links WHERE state = 'linked'")[0]["n"])
+    except SQLAlchemyError:
+        return 0  # the first run has not created the schema yet
+
+
+def _references(e2e: E2E) -> int:
+    journal = e2e.world.intigriti.control.journal()
+    return sum(1 for entry in journal if "internal-reference" in entry["path"])
 
 
 def test_a_create_whose_answer_was_lost_is_found_not_repeated(e2e: E2E) -> None:

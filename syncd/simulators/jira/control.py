@@ -296,7 +296,7 @@ class JiraControl:
 
     def journal(self) -> list[dict[str, Any]]:
         """Every mutating API request served, in order: at, method, path, status."""
-        return list(self._call("GET", "/_control/journal"))
+        return list(self._call("GET", "/journal"))
 
     def reset_counters(self) -> None:
         self._call("DELETE", "/counters")
