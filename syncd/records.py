@@ -78,6 +78,8 @@ class SubmissionBatch:
 
     submissions: tuple[Submission, ...]
     failures: tuple[ItemFailure, ...] = ()
+    #: the server's clock when it answered (its ``Date`` header), None when it gave none
+    server_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class IssueBatch:
 
     issues: tuple[Issue, ...]
     failures: tuple[ItemFailure, ...] = field(default=())
+    #: the server's clock when it answered the first page (``Date``), None when unknown
+    server_time: datetime | None = None
 
 
 @dataclass(frozen=True)

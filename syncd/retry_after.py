@@ -1,4 +1,5 @@
-"""The ``Retry-After`` header (RFC 9110 §10.2.3), shared by both adapters' 429 handling."""
+"""HTTP-date headers shared by both adapters: ``Retry-After`` (RFC 9110 §10.2.3) for 429
+handling, and ``Date`` (§6.6.1), the server's own clock, which bounds watermarks."""
 
 from __future__ import annotations
 
@@ -25,3 +26,14 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """A ``Date`` header as an aware UTC datetime; None when missing or unreadable."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -163,6 +163,12 @@ def render_text(report: StatusReport) -> str:
             )
         )
         stats = cycle.get("stats") or {}
+        future = stats.get("future_timestamps") or {}
+        if future.get("count"):
+            lines.append(
+                f"  future timestamps: {future['count']} ({', '.join(future.get('items', []))})"
+                " dated after the server's clock: synced, but they do not move the watermark"
+            )
         quota = stats.get("quota")
         if quota:
             for bucket in quota:

@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -123,8 +124,10 @@ class IntigritiAdapter:
 
     def changed_submissions(self, since: datetime | None) -> SubmissionBatch:
         params = None if since is None else {"UpdatedSince": _epoch(since)}
-        body = self.client.call("GET", "/submissions", params=params)
-        batch = parse.submission_batch(body, programs=self._programs)
+        body, server_time = self.client.call_dated("GET", "/submissions", params=params)
+        batch = replace(
+            parse.submission_batch(body, programs=self._programs), server_time=server_time
+        )
         for failure in batch.failures:
             log.warning(
                 "intigriti_item_unparsable",

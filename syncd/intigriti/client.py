@@ -57,7 +57,7 @@ from syncd.errors import (
 )
 from syncd.quota import Priority, TokenBucket, current_priority
 from syncd.quota import priority as quota_priority
-from syncd.retry_after import parse_retry_after
+from syncd.retry_after import parse_http_date, parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -206,6 +206,22 @@ class IntigritiClient:
         Returns the decoded JSON body (None for an empty one). ``idempotent`` defaults to
         True for GET and False otherwise; say True for a PUT of absolute values.
         """
+        body_out, _date = self.call_dated(
+            method, route, path=path, params=params, body=body, idempotent=idempotent
+        )
+        return body_out
+
+    def call_dated(
+        self,
+        method: str,
+        route: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        idempotent: bool | None = None,
+    ) -> tuple[Any, datetime | None]:
+        """Like ``call``, plus the server's clock at the answer (its ``Date`` header)."""
         method = method.upper()
         if idempotent is None:
             idempotent = method == "GET"
@@ -224,7 +240,7 @@ class IntigritiClient:
         response = retrying(
             self._send_authenticated, method, url, label, params, body, idempotent=idempotent
         )
-        return self._decode(response, label)
+        return self._decode(response, label), parse_http_date(response.headers.get("date"))
 
     # -- one attempt -------------------------------------------------------------------
 

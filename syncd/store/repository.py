@@ -819,13 +819,17 @@ class Repository:
         watermark: datetime | None,
         stats: dict[str, Any] | None = None,
         now: datetime | None = None,
+        allow_backwards: bool = False,
     ) -> None:
-        """Record a successful cycle; the watermark only ever moves forward."""
+        """Record a successful cycle; the watermark moves forward only, unless
+        ``allow_backwards`` (the server's clock went back behind it)."""
 
         def work(session: Session) -> None:
             row = self._cursor_row(session, source)
             current = _aware(row.watermark)
-            if watermark is not None and (current is None or watermark > current):
+            if watermark is not None and (
+                current is None or watermark > current or allow_backwards
+            ):
                 row.watermark = watermark
             row.last_success_at = now or utcnow()
             if stats is not None:

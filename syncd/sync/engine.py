@@ -26,21 +26,23 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from syncd.errors import CredentialError, NotFound, RemoteError
 from syncd.quota import Priority, priority
-from syncd.records import Issue, ItemFailure, Submission
+from syncd.records import Issue, IssueBatch, ItemFailure, Submission, SubmissionBatch
 from syncd.store.repository import LinkRecord, Repository
 from syncd.sync.executor import Executor, Summary
 from syncd.sync.mapping import FIELDS, FieldName, canonical_issue_key, canonical_reference
 from syncd.sync.ports import IntigritiSide, JiraSide
+from syncd.sync.watermark import advance, clock_went_back, trusted_seen
 
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[int, int, str], None]
+BatchT = TypeVar("BatchT", SubmissionBatch, IssueBatch)
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,6 @@ class EngineOptions:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _max_time(values: Iterable[datetime], current: datetime | None) -> datetime | None:
-    latest = current
-    for value in values:
-        if latest is None or value > latest:
-            latest = value
-    return latest
 
 
 class Engine:
@@ -87,6 +81,7 @@ class Engine:
         #: items a cycle found held by another claim: the next Intigriti poll retries them
         self._deferred: set[str] = set()
         self._deferred_lock = threading.Lock()
+        self._future_logged: set[str] = set()
         self._mapping = executor.mapping
         self._dry_run = executor.options.dry_run
 
@@ -182,11 +177,62 @@ class Engine:
                 )
             return None
 
-    def _record(self, source: str, summary: Summary, watermark: datetime | None) -> None:
+    def _record(
+        self,
+        source: str,
+        summary: Summary,
+        items: Iterable[tuple[str, datetime]] = (),
+        *,
+        read_at: datetime | None = None,
+        follow_clock: bool = False,
+    ) -> None:
+        """Record a successful cycle of ``source``, its watermark moved by ``items``
+        (key, updated) as seen by a read at ``read_at`` (None: no watermark to move)."""
         if self._dry_run:
             return
+        watermark: datetime | None = None
+        backwards = False
+        future: tuple[tuple[str, datetime], ...] = ()
+        if read_at is not None:
+            current = self.repository.cursor(source).watermark
+            moved = advance(current, items, read_at, follow_clock=follow_clock)
+            watermark, backwards, future = moved.watermark, moved.clock_went_back, moved.future
+            if backwards:
+                log.warning(
+                    "watermark_reset",
+                    source=source,
+                    stored=current.isoformat() if current else None,
+                    server_time=read_at.isoformat(),
+                    reason="the server's clock is earlier than the stored watermark",
+                )
+            self._report_future(source, future, read_at)
         stats = {"summary": summary.as_dict(), **self._stats()}
-        self.repository.cycle_succeeded(source, watermark=watermark, stats=stats)
+        if read_at is not None:
+            stats["future_timestamps"] = {
+                "count": len(future),
+                "items": sorted(key for key, _ in future)[:20],
+            }
+        self.repository.cycle_succeeded(
+            source, watermark=watermark, stats=stats, allow_backwards=backwards
+        )
+
+    def _report_future(
+        self, source: str, future: tuple[tuple[str, datetime], ...], read_at: datetime
+    ) -> None:
+        """Log each item dated after the read once (per process), as a warning."""
+        for key, updated in future:
+            mark = f"{source}:{key}:{updated.isoformat()}"
+            if mark in self._future_logged:
+                continue
+            self._future_logged.add(mark)
+            log.warning(
+                "future_timestamp",
+                source=source,
+                item=key,
+                updated=updated.isoformat(),
+                server_time=read_at.isoformat(),
+                effect="synced, but does not move the watermark",
+            )
 
     def _read_failed(self, source: str, exc: RemoteError) -> None:
         log.warning("read_failed", source=source, error=str(exc), error_type=type(exc).__name__)
@@ -210,6 +256,7 @@ class Engine:
                 summary.failures["*intigriti*"] = str(exc)
                 summary.outcomes["failed"] += 1
                 return summary
+            jira_read_at = utcnow()
             try:
                 issues = self.jira.changed_issues(None)
                 jira_ok = True
@@ -260,13 +307,21 @@ class Engine:
                 self._report_duplicates(by_code, summary)
             self._retry_deferred(summary, {s.code: s for s in batch.submissions})
             if not self._should_stop():
-                watermark = _max_time((s.updated_at for s in batch.submissions), None)
-                self._record("intigriti", summary, watermark)
+                self._record(
+                    "intigriti",
+                    summary,
+                    ((s.code, s.updated_at) for s in batch.submissions),
+                    read_at=batch.server_time or read_at,
+                )
                 if issues is not None:
                     self._record(
-                        "jira", summary, _max_time((i.updated_at for i in issues.issues), read_at)
+                        "jira",
+                        summary,
+                        ((i.key, i.updated_at) for i in issues.issues),
+                        read_at=issues.server_time or jira_read_at,
+                        follow_clock=True,
                     )
-                self._record("sweep", summary, None)
+                self._record("sweep", summary)
         return summary
 
     def _report_duplicates(self, by_code: dict[str, list[Issue]], summary: Summary) -> None:
@@ -303,10 +358,33 @@ class Engine:
         watermark = self.repository.cursor(source).watermark
         return watermark - self.options.overlap if watermark is not None else None
 
+    def _read_changes(
+        self, source: str, read: Callable[[datetime | None], BatchT]
+    ) -> tuple[BatchT, datetime]:
+        """One change query from the watermark; asked again at once, from the server's
+        own "now", when its clock turns out to be behind the watermark (it went back):
+        the first answer then missed what changed since the jump."""
+        since = self._since(source)
+        local_read_at = utcnow()
+        batch = read(since)
+        read_at = batch.server_time or local_read_at
+        if since is not None and clock_went_back(since + self.options.overlap, read_at):
+            log.warning(
+                "clock_went_back",
+                source=source,
+                watermark=(since + self.options.overlap).isoformat(),
+                server_time=read_at.isoformat(),
+                action="asking again from the server's time",
+            )
+            local_read_at = utcnow()
+            batch = read(read_at - self.options.overlap)
+            read_at = batch.server_time or local_read_at
+        return batch, read_at
+
     def poll_intigriti(self) -> Summary:
         summary = Summary()
         try:
-            batch = self.intigriti.changed_submissions(self._since("intigriti"))
+            batch, read_at = self._read_changes("intigriti", self.intigriti.changed_submissions)
         except CredentialError:
             raise
         except RemoteError as exc:
@@ -321,7 +399,7 @@ class Engine:
             if link is not None:
                 if link.attempts >= self.options.max_attempts:
                     continue  # left to the full sweep
-                seen = link.intigriti_seen_at
+                seen = trusted_seen(link.intigriti_seen_at, read_at)
                 if (
                     link.state in ("linked", "blocked")
                     and seen is not None
@@ -341,15 +419,18 @@ class Engine:
         self._retry_listed(self._take_deferred(), summary, skip=handled)
         self._retry_failing(summary, skip=handled | set(summary.deferred))
         self._remember_deferred(summary)
-        watermark = _max_time((s.updated_at for s in batch.submissions), None)
-        self._record("intigriti", summary, watermark)
+        self._record(
+            "intigriti",
+            summary,
+            ((s.code, s.updated_at) for s in batch.submissions),
+            read_at=read_at,
+        )
         return summary
 
     def poll_jira(self) -> Summary:
         summary = Summary()
-        read_at = utcnow()
         try:
-            batch = self.jira.changed_issues(self._since("jira"))
+            batch, server_read_at = self._read_changes("jira", self.jira.changed_issues)
         except CredentialError:
             raise
         except RemoteError as exc:
@@ -368,7 +449,7 @@ class Engine:
                     continue  # not ours to link here; the sweep adopts tagged issues
             if link.attempts >= self.options.max_attempts:
                 continue
-            seen = link.jira_seen_at
+            seen = trusted_seen(link.jira_seen_at, server_read_at)
             if (
                 link.state in ("linked", "blocked")
                 and seen is not None
@@ -384,7 +465,13 @@ class Engine:
         # Jira's change query pages through everything in its window, so the watermark
         # follows the clock even when nothing changed (an idle poll then finds nothing);
         # the overlap covers search lag and clock skew, the full sweep anything beyond
-        self._record("jira", summary, _max_time((i.updated_at for i in batch.issues), read_at))
+        self._record(
+            "jira",
+            summary,
+            ((i.key, i.updated_at) for i in batch.issues),
+            read_at=server_read_at,
+            follow_clock=True,
+        )
         return summary
 
     def _retry_listed(self, codes: Iterable[str], summary: Summary, skip: set[str]) -> None:

@@ -74,6 +74,7 @@ from syncd.sync.plan import (
     plan,
 )
 from syncd.sync.ports import IntigritiSide, JiraSide
+from syncd.sync.watermark import FUTURE_TOLERANCE
 
 log = structlog.get_logger(__name__)
 
@@ -186,9 +187,9 @@ class _Hold:
     held: bool = False
 
 
-def _newer(value: datetime | None, known: datetime | None) -> datetime | None:
-    """``value`` if it is newer than ``known`` (None: nothing to record)."""
-    if value is None or (known is not None and value <= known):
+def _newer(value: datetime | None, known: datetime | None, latest: datetime) -> datetime | None:
+    """``value`` if it is newer than ``known`` and not after ``latest`` (else None)."""
+    if value is None or value > latest or (known is not None and value <= known):
         return None
     return value
 
@@ -429,10 +430,12 @@ class Executor:
         """
         if link is None or link.state not in ("linked", "blocked"):
             return
+        # a version dated in the future is never marked: the mark would hide real edits
+        latest = self.clock() + FUTURE_TOLERANCE
         intigriti_seen = _newer(
-            submission.updated_at if submission else None, link.intigriti_seen_at
+            submission.updated_at if submission else None, link.intigriti_seen_at, latest
         )
-        jira_seen = _newer(issue.updated_at if issue else None, link.jira_seen_at)
+        jira_seen = _newer(issue.updated_at if issue else None, link.jira_seen_at, latest)
         if intigriti_seen is None and jira_seen is None:
             return
         self.repository.mark_seen(

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -267,7 +268,11 @@ class JiraAdapter:
         if since is not None:
             literal = jql.watermark_literal(since, self.catalog.zone())
         query = jql.changed_issues_jql(self.options.label, literal)
-        batch = self._batch(self._search(query, self._fields()))
+        fields = self._fields()
+        self._transport.start_server_clock()
+        batch = replace(
+            self._batch(self._search(query, fields)), server_time=self._transport.server_time()
+        )
         log.info(
             "jira_changed_issues",
             since=literal,

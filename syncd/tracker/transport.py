@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -49,6 +50,7 @@ from syncd.errors import (
     TransientError,
 )
 from syncd.quota import TokenBucket
+from syncd.retry_after import parse_http_date
 from syncd.tracker.options import JiraOptions
 from syncd.tracker.ratelimit import PauseBoard, Scope, retry_hint
 
@@ -162,6 +164,8 @@ class Transport:
             with self._lock:
                 self._deployment_type = client.deploymentType
                 self._server_version = client._version
+        # every answer's Date header: the server's clock, which bounds the watermark
+        client._session.hooks["response"].append(self._note_server_time)
         if known_fields:
             # Pre-fill the library's field-name cache so its first search does not GET
             # /field again (it was read once already, for the whole process).
@@ -172,6 +176,19 @@ class Transport:
             thread=threading.current_thread().name,
         )
         return client
+
+    def _note_server_time(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if getattr(self._local, "server_time", None) is None:
+            self._local.server_time = parse_http_date(response.headers.get("Date"))
+
+    def start_server_clock(self) -> None:
+        """From now on (this thread), remember the ``Date`` of the first answer."""
+        self._local.server_time = None
+
+    def server_time(self) -> datetime | None:
+        """The ``Date`` of the first answer on this thread since ``start_server_clock``."""
+        value: datetime | None = getattr(self._local, "server_time", None)
+        return value
 
     def client(self) -> JIRA:
         client: JIRA | None = getattr(self._local, "client", None)

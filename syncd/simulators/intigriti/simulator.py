@@ -26,7 +26,9 @@ class IntigritiSimulator:
         self._control: IntigritiControl | None = None
 
     def start(self) -> IntigritiSimulator:
-        server = SimulatorServer(self._app, host=self.options.host, port=self.options.port)
+        server = SimulatorServer(
+            self._app, host=self.options.host, port=self.options.port, clock=self._ctx.clock.now
+        )
         server.start()
         self._server = server
         self._control = IntigritiControl(server.base_url)

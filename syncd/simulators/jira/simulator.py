@@ -83,7 +83,9 @@ class JiraSimulator:
             self.options.base_path,
             lambda: build_state(self.options),
         )
-        self._server = SimulatorServer(self.app, port=self.options.port)
+        self._server = SimulatorServer(
+            self.app, port=self.options.port, clock=lambda: self.state.now().timestamp()
+        )
         self._control: JiraControl | None = None
 
     @property
