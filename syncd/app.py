@@ -17,13 +17,21 @@ from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.logging import configure_logging, register_secret
 from syncd.presence import Presence
 from syncd.settings import Settings, load_settings
+from syncd.startup import Interrupted, Target, run_with_retries
 from syncd.status import gather, render_json, render_text
 from syncd.store.instances import new_instance_id
 from syncd.store.lease import leader_lease
 from syncd.store.repository import Repository
 from syncd.sync.engine import Progress
 from syncd.sync.executor import Summary
-from syncd.wiring import build_runtime, claim_terms, intigriti_options, takeover_check_seconds
+from syncd.wiring import (
+    Runtime,
+    build_runtime,
+    claim_terms,
+    intigriti_options,
+    takeover_check_seconds,
+    validate_against_jira,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -107,7 +115,8 @@ def render_summary(summary: Summary, *, dry_run: bool) -> str:
         f"items {summary.items}: converged {outcomes['converged']}, changed {outcomes['changed']},"
         f" pending {outcomes['pending']}, failed {outcomes['failed']},"
         f" blocked {outcomes['blocked']}, parked {outcomes['parked']},"
-        f" skipped {outcomes['skipped']}, deferred {outcomes['deferred']}"
+        f" skipped {outcomes['skipped']}, deferred {outcomes['deferred']},"
+        f" unmapped {outcomes['unmapped']}"
     )
     if not dry_run:
         lines.append(f"created {summary.created}, linked to existing {summary.adopted}")
@@ -119,6 +128,8 @@ def render_summary(summary: Summary, *, dry_run: bool) -> str:
         lines.append(f"blocked {code}: {reason}")
     for code, reason in sorted(summary.failures.items()):
         lines.append(f"failed {code}: {reason}")
+    for code, what in sorted(summary.unmapped.items()):
+        lines.append(f"unmapped {code}: {what}")
     for code, reason in sorted(summary.deferred.items()):
         lines.append(f"deferred {code}: {reason}; left to that process")
     for code, keys in sorted(summary.duplicates.items()):
@@ -170,6 +181,7 @@ def reconcile(config_path: str | None, *, dry_run: bool) -> int:
             dry_run=dry_run,
             may_write=presence.may_write if presence is not None else lambda: False,
             deferred_wait=timedelta(seconds=settings.sync.reconcile_wait_seconds),
+            validate=False,
         )
     except BaseException:
         if presence is not None:
@@ -177,6 +189,7 @@ def reconcile(config_path: str | None, *, dry_run: bool) -> int:
         raise
     log = structlog.get_logger("syncd.reconcile")
     try:
+        _start_up_checks(runtime, budget_seconds=settings.sync.startup_wait_seconds)
         company = _describe_company(presence) if presence is not None else None
         if company is not None:
             log.info("reconcile_started", company=company)
@@ -192,6 +205,17 @@ def reconcile(config_path: str | None, *, dry_run: bool) -> int:
         if presence is not None:
             presence.stop()
         runtime.close()
+
+
+def _start_up_checks(
+    runtime: Runtime, *, budget_seconds: float | None, stop: threading.Event | None = None
+) -> None:
+    run_with_retries(
+        lambda: validate_against_jira(runtime.mapping, runtime.jira),
+        Target("Jira", runtime.jira.options.url),
+        budget_seconds=budget_seconds,
+        stop=stop or threading.Event(),
+    )
 
 
 def run_daemon(config_path: str | None) -> int:
@@ -211,14 +235,21 @@ def run_daemon(config_path: str | None) -> int:
             claims=presence.claims,
             should_stop=lambda: stop.is_set() or not presence.leader,
             may_write=presence.may_write,
+            validate=False,
         )
     except BaseException:
         repository.close()
         raise
-    # after start-up checks: until here SIGTERM's default action ends us at once, safely
     install_signal_handlers(stop)
-    presence.start("standby")
+    presence.start("starting")
     try:
+        try:
+            # a Jira outage at start is waited out (the instance shows as "starting");
+            # only a definite configuration or credential error ends the daemon (exit 2)
+            _start_up_checks(runtime, budget_seconds=None, stop=stop)
+        except Interrupted:
+            return EXIT_OK
+        presence.registry.set_role("standby")
         supervisor = Supervisor(
             presence,
             lambda: Daemon(

@@ -178,6 +178,8 @@ class SyncSettings(_Section):
     instance_timeout_seconds: float = Field(default=30, ge=3)
     #: `run --reconcile`: how long to wait for items another process is syncing
     reconcile_wait_seconds: float = Field(default=120, ge=0)
+    #: `run --reconcile`: how long to retry start-up checks Jira fails transiently
+    startup_wait_seconds: float = Field(default=120, ge=0)
 
 
 class LoggingSettings(_Section):

@@ -21,6 +21,8 @@ class StatusReport:
     links: dict[str, int] = field(default_factory=dict)
     blocked: list[dict[str, Any]] = field(default_factory=list)
     parked: list[dict[str, Any]] = field(default_factory=list)
+    unmapped: list[dict[str, Any]] = field(default_factory=list)
+    unmapped_total: int = 0
     failing: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     cycles: list[dict[str, Any]] = field(default_factory=list)
@@ -69,6 +71,10 @@ def gather(
         {"submission": link.submission_code, "reason": link.error}
         for link in repository.links_in_state("parked", limit)
     ]
+    unmapped = [
+        {"submission": link.submission_code, "issue": link.issue_key, "reason": link.unmapped}
+        for link in repository.unmapped_links(limit)
+    ]
     failing = [
         {
             "submission": link.submission_code,
@@ -103,7 +109,17 @@ def gather(
         for cursor in repository.cursors()
     ]
     return StatusReport(
-        True, counts, blocked, parked, failing, conflicts, cycles, instances, duplicates
+        schema_current=True,
+        links=counts,
+        blocked=blocked,
+        parked=parked,
+        unmapped=unmapped,
+        unmapped_total=repository.count_unmapped(),
+        failing=failing,
+        conflicts=conflicts,
+        cycles=cycles,
+        instances=instances,
+        duplicates=duplicates,
     )
 
 
@@ -131,9 +147,15 @@ def render_text(report: StatusReport) -> str:
     total = sum(report.links.values())
     by_state = ", ".join(f"{state} {count}" for state, count in sorted(report.links.items()))
     lines.append(f"links: {total}" + (f" ({by_state})" if by_state else ""))
-    for title, key in (("blocked", "blocked"), ("parked", "parked"), ("failing", "failing")):
+    for title, key in (
+        ("blocked", "blocked"),
+        ("parked", "parked"),
+        ("unmapped", "unmapped"),
+        ("failing", "failing"),
+    ):
         items = data[key]
-        lines.append(f"{title}: {len(items)}")
+        total = report.unmapped_total if key == "unmapped" else len(items)
+        lines.append(f"{title}: {total}")
         for item in items:
             who = item.get("submission")
             issue = f" [{item['issue']}]" if item.get("issue") else ""
@@ -188,7 +210,11 @@ def _instance_lines(instances: list[dict[str, Any]]) -> list[str]:
         lines.append("active: " + "; ".join(_instance(i) for i in active))
     else:
         lines.append("active: none (no daemon holds the leader lease)")
-    for title, role in (("standby", "standby"), ("one-shot", "oneshot")):
+    for title, role in (
+        ("starting (waiting for the start-up checks)", "starting"),
+        ("standby", "standby"),
+        ("one-shot", "oneshot"),
+    ):
         members = [i for i in alive if i["role"] == role]
         if members:
             lines.append(f"{title}: " + "; ".join(_instance(i) for i in members))

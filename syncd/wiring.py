@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, NotFound, Rejected
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.intigriti.options import IntigritiOptions
 from syncd.settings import Settings
@@ -149,10 +149,21 @@ def jira_options(settings: Settings) -> JiraOptions:
     )
 
 
-def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
-    """Every Jira status, priority and resolution named exists; every state is reachable.
+def _project_key(mapping: Mapping, project: str) -> str:
+    """The configuration key that names ``project``."""
+    programs = [program for program, named in mapping.project_for_program if named == project]
+    if project == mapping.default_project or not programs:
+        return "jira.project"
+    return f"mapping.projects.{programs[0]}"
 
-    Raises ConfigError naming the offending mapping key, so `syncd run` refuses to start.
+
+def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
+    """Every Jira project, issue type, status, priority and resolution named exists; every
+    state is reachable.
+
+    Raises ConfigError naming the offending key, so `syncd run` refuses to start (exit 2).
+    A transient failure (5xx, 429, timeout, connection refused) propagates as
+    TransientError: the caller retries (see ``syncd.startup``).
     """
     projects = {mapping.default_project} | {project for _, project in mapping.project_for_program}
     projects.discard("")
@@ -160,7 +171,17 @@ def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
         raise ConfigError("jira.project is not set (and [mapping.projects] names none)")
     problems: list[str] = []
     for project in sorted(projects):
-        schema = jira.describe_project(project)
+        try:
+            schema = jira.describe_project(project)
+        except NotFound:
+            problems.append(
+                f"{_project_key(mapping, project)}: Jira project {project!r} does not exist"
+                " or the syncd user cannot see it"
+            )
+            continue
+        except Rejected as exc:
+            problems.append(f"jira.issue_type: {exc}")
+            continue
         statuses = {s.casefold() for s in schema.statuses}
         priorities = {p.casefold() for p in schema.priorities}
         resolutions = {r.casefold() for r in schema.resolutions}

@@ -1,4 +1,4 @@
-"""claims on links, the instances registry, duplicate tags found in Jira
+"""claims on links, unmapped values, the instances registry, duplicate tags found in Jira
 
 Revision ID: 0003
 Revises: 0002
@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("claim_token", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("claim_instance", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("claim_since", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("unmapped", sa.Text(), nullable=True))
 
     op.create_table(
         "instances",
@@ -50,6 +51,7 @@ def downgrade() -> None:
     op.drop_table("tag_duplicates")
     op.drop_table("instances")
     with op.batch_alter_table("links", schema=None) as batch_op:
+        batch_op.drop_column("unmapped")
         batch_op.drop_column("claim_since")
         batch_op.drop_column("claim_instance")
         batch_op.drop_column("claim_token")

@@ -23,7 +23,7 @@ from syncd import __version__
 from syncd.store.repository import Repository, _aware
 from syncd.store.tables import InstanceRow
 
-Role = Literal["active", "standby", "oneshot"]
+Role = Literal["starting", "active", "standby", "oneshot"]
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class LinkRecord:
     jira_seen_at: datetime | None = None
     claim_instance: str | None = None
     claim_since: datetime | None = None
+    unmapped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def _link(row: LinkRow) -> LinkRecord:
         jira_seen_at=_aware(row.jira_seen_at),
         claim_instance=row.claim_instance if row.claim_token else None,
         claim_since=_aware(row.claim_since) if row.claim_token else None,
+        unmapped=row.unmapped,
     )
 
 
@@ -652,6 +654,32 @@ class Repository:
         # before any create, as after a crash
         state = "linked" if link.issue_id is not None else "creating"
         return self._update(code, {"state": state, "error": None}, what=f"unparking {code}")
+
+    def set_unmapped(self, code: str, unmapped: str | None) -> None:
+        """Record (or with None clear) the values of a link the mapping cannot place."""
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(LinkRow).where(LinkRow.submission_code == code).values(unmapped=unmapped)
+            )
+
+        self._run(work, what=f"recording unmapped values of {code}")
+
+    def unmapped_links(self, limit: int = 100) -> list[LinkRecord]:
+        def work(session: Session) -> list[LinkRecord]:
+            query = select(LinkRow).where(LinkRow.unmapped.is_not(None)).order_by(LinkRow.id)
+            return [_link(row) for row in session.scalars(query.limit(limit))]
+
+        result: list[LinkRecord] = self._run(work, what="reading unmapped links")
+        return result
+
+    def count_unmapped(self) -> int:
+        def work(session: Session) -> int:
+            query = select(func.count()).select_from(LinkRow).where(LinkRow.unmapped.is_not(None))
+            return int(session.scalar(query) or 0)
+
+        result: int = self._run(work, what="counting unmapped links")
+        return result
 
     def mark_seen(
         self, code: str, *, intigriti_seen_at: datetime | None, jira_seen_at: datetime | None

@@ -46,6 +46,8 @@ class LinkRow(Base):
     claim_token: Mapped[str | None] = mapped_column(String(64))
     claim_instance: Mapped[str | None] = mapped_column(String(64))
     claim_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: values the mapping cannot place (field, side, raw value), "; "-joined; NULL: none
+    unmapped: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

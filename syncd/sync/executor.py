@@ -86,7 +86,15 @@ FIELD_WRITES = (
     SetIntigritiReference,
 )
 Outcome = Literal[
-    "converged", "changed", "failed", "blocked", "parked", "pending", "skipped", "deferred"
+    "converged",
+    "changed",
+    "failed",
+    "blocked",
+    "parked",
+    "pending",
+    "skipped",
+    "deferred",
+    "unmapped",
 ]
 #: re-plans after a claim, a fresh read, a create or an adopt, so one pass also writes
 #: the reference and the fields
@@ -109,6 +117,8 @@ class Summary:
     deferred: dict[str, str] = field(default_factory=dict)
     #: submissions whose tag several Jira issues carry (code -> issue keys)
     duplicates: dict[str, list[str]] = field(default_factory=dict)
+    #: submissions with values the mapping cannot place (code -> what)
+    unmapped: dict[str, str] = field(default_factory=dict)
     plan_lines: list[str] = field(default_factory=list)
 
     def count_write(self, field_name: str, direction: str) -> None:
@@ -127,7 +137,7 @@ class Summary:
     @property
     def ok(self) -> bool:
         return not self.duplicates and not any(
-            self.outcomes[o] for o in ("failed", "blocked", "parked", "deferred")
+            self.outcomes[o] for o in ("failed", "blocked", "parked", "deferred", "unmapped")
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -141,6 +151,7 @@ class Summary:
             "failed": sorted(self.failures),
             "blocked": sorted(self.blocked),
             "deferred": sorted(self.deferred),
+            "unmapped": sorted(self.unmapped),
             "duplicates": dict(sorted(self.duplicates.items())),
         }
 
@@ -356,7 +367,7 @@ class Executor:
                     return "changed" if changed else "skipped"
                 self._mark_seen(link, submission, issue)
                 self._clear_failure(link)
-                return "changed" if changed else "converged"
+                return self._finish(link, current, summary, changed)
             for note in current.notes:
                 log.debug("plan_note", submission=code, note=note)
             if link is not None and not hold.held:
@@ -373,10 +384,33 @@ class Executor:
             if not result.replan:
                 self._mark_seen(result.link, submission, result.issue)
                 self._clear_failure(result.link)
-                return "changed" if changed else "converged"
+                return self._finish(result.link, current, summary, changed)
             link, issue = result.link, result.issue
             fresh = fresh or result.wrote  # syncd just created or linked the issue itself
         raise _StopItem("failed", f"did not converge in {MAX_ROUNDS} rounds")
+
+    def _finish(
+        self, link: LinkRecord | None, current: Plan, summary: Summary, changed: bool
+    ) -> Outcome:
+        """The item's last plan is done: record what the mapping could not place (once
+        per link and value: the row remembers it), and say how the item ended."""
+        text = "; ".join(u.describe() for u in current.unmapped) or None
+        if link is not None and link.state in ("linked", "blocked") and text != link.unmapped:
+            self.repository.set_unmapped(link.submission_code, text)
+            if text is not None:
+                log.warning(
+                    "value_unmapped",
+                    submission=link.submission_code,
+                    issue=link.issue_key,
+                    unmapped=text,
+                    fix="add the value to [mapping] (or set the field's direction to off)",
+                )
+            else:
+                log.info("value_mapped_again", submission=link.submission_code)
+        if text is not None:
+            summary.unmapped[current.code] = text
+            return "unmapped"
+        return "changed" if changed else "converged"
 
     def _clear_failure(self, link: LinkRecord | None) -> None:
         if link is not None and link.attempts and link.state in ("linked", "blocked"):

@@ -227,12 +227,27 @@ def is_write(action: Action) -> bool:
 
 
 @dataclass(frozen=True)
+class Unmapped:
+    """A value the mapping cannot place: that field is left alone until the mapping (or
+    a human) changes; reported, never silent."""
+
+    field: FieldName
+    side: Literal["Intigriti", "Jira"]
+    what: str
+    value: str
+
+    def describe(self) -> str:
+        return f"{self.field}: {self.side} {self.what} {self.value!r} is not in the mapping"
+
+
+@dataclass(frozen=True)
 class Plan:
     code: str
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
     #: fields skipped because the link's blocked signature still matches (the block holds)
     blocked_fields: tuple[FieldName, ...] = ()
+    unmapped: tuple[Unmapped, ...] = ()
 
     @property
     def writes(self) -> tuple[Action, ...]:
@@ -360,6 +375,7 @@ class _Planner:
         self.actions: list[Action] = []
         self.notes: list[str] = []
         self.blocked_fields: list[FieldName] = []
+        self.unmapped: list[Unmapped] = []
 
     def note(self, field: str, text: str) -> None:
         self.notes.append(f"{field}: {text}")
@@ -502,8 +518,10 @@ class _Planner:
     ) -> None:
         if i is None and raw_i is not None:
             self.note(field, f"Intigriti {i_what} {raw_i!r} is not mapped; field left alone")
+            self.unmapped.append(Unmapped(field, "Intigriti", i_what, raw_i))
         if j is None and raw_j is not None:
             self.note(field, f"Jira {j_what} {raw_j!r} is not mapped; field left alone")
+            self.unmapped.append(Unmapped(field, "Jira", j_what, raw_j))
         if i is None and raw_i is None and j is not None:
             self.note(field, f"Intigriti {i_what} is not set; field left alone")
         if j is None and raw_j is None and i is not None:
@@ -573,7 +591,13 @@ class _Planner:
             return Plan(self.code, tuple(kept), tuple(self.notes), tuple(self.blocked_fields))
         self.severity()
         self.status()
-        return Plan(self.code, tuple(self.actions), tuple(self.notes), tuple(self.blocked_fields))
+        return Plan(
+            self.code,
+            tuple(self.actions),
+            tuple(self.notes),
+            tuple(self.blocked_fields),
+            tuple(self.unmapped),
+        )
 
 
 def _same_code(a: str | None, b: str | None) -> bool:
