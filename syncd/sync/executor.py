@@ -32,7 +32,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn
 
@@ -54,6 +54,7 @@ from syncd.records import Issue, NewIssue, Submission
 from syncd.store.repository import AuditEntry, ClaimTerms, LinkRecord, Repository
 from syncd.sync.describe import describe_plan
 from syncd.sync.mapping import Mapping as SyncMapping
+from syncd.sync.mapping import creation_rules
 from syncd.sync.plan import (
     Action,
     AdoptIssue,
@@ -234,6 +235,7 @@ class Executor:
         self.options = options
         self.clock = clock
         self.may_write = may_write
+        self._creation_mapping = replace(mapping, fields=creation_rules(mapping.fields))
 
     # -- one submission ----------------------------------------------------------------
 
@@ -353,11 +355,11 @@ class Executor:
                 if link is None:
                     hold.held = False  # the row that held the claim is gone
         changed = False
+        just_created = False
         for _round in range(MAX_ROUNDS):
             view = link_view(link) if link is not None else None
-            current = plan(
-                view, submission, issue, self.mapping, now=self.clock(), escape=self.escape
-            )
+            mapping = self._creation_mapping if just_created else self.mapping
+            current = plan(view, submission, issue, mapping, now=self.clock(), escape=self.escape)
             if dry_run:
                 summary.plan_lines.extend(describe_plan(current))
                 return "changed" if current.writes else "converged"
@@ -387,6 +389,7 @@ class Executor:
                 return self._finish(result.link, current, summary, changed)
             link, issue = result.link, result.issue
             fresh = fresh or result.wrote  # syncd just created or linked the issue itself
+            just_created = result.created
         raise _StopItem("failed", f"did not converge in {MAX_ROUNDS} rounds")
 
     def _finish(
@@ -494,6 +497,9 @@ class Executor:
         wrote: bool = False
         replan: bool = False
         pending: bool = False
+        #: syncd created the issue just now: plan the next round with ``creation_rules``
+        #: (not when found by its tag after a crash: a human may have edited it since)
+        created: bool = False
 
     def _execute(
         self,
@@ -522,7 +528,7 @@ class Executor:
                     result.link = created
                     result.replan = True
                     return result
-                result.link, result.issue = created
+                result.link, result.issue, result.created = created
                 result.wrote = result.replan = True
                 return result
             if isinstance(action, AdoptIssue):
@@ -672,12 +678,12 @@ class Executor:
         link: LinkRecord | None,
         summary: Summary,
         hold: _Hold,
-    ) -> tuple[LinkRecord, Issue] | LinkRecord | None:
+    ) -> tuple[LinkRecord, Issue, bool] | LinkRecord | None:
         """Find or create the issue of ``code``.
 
-        Returns the new link and its issue; or, when the intent row turned out to be
-        another process's (now claimed by us), that row, to plan again from; or None when
-        the create must wait for Jira's search to settle.
+        Returns the new link, its issue and whether syncd created it just now; or, when
+        the intent row turned out to be another process's (now claimed by us), that row,
+        to plan again from; or None when the create must wait for Jira's search to settle.
         """
         program_id = submission.program_id if submission is not None else ""
         if link is None:
@@ -704,7 +710,7 @@ class Executor:
             except RemoteError as exc:
                 self._fail(code, "creation", "to_jira", None, None, exc)
             if found is not None:
-                return self._link_created(code, found, summary, created=False), found
+                return self._link_created(code, found, summary, created=False), found, False
             attempted = link.create_attempted_at
             if attempted is not None and self.clock() - attempted < self.options.create_settle:
                 log.info("create_deferred", submission=code, reason="waiting for search to settle")
@@ -741,7 +747,7 @@ class Executor:
                     code, hold.token, self.clock(), f"creation: {type(exc).__name__}: {exc}"
                 )
             self._fail(code, "creation", "to_jira", None, new.project, exc)
-        return self._link_created(code, issue, summary, created=True), issue
+        return self._link_created(code, issue, summary, created=True), issue, True
 
     def _link_created(
         self, code: str, issue: Issue, summary: Summary, *, created: bool

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping as AbcMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal, get_args
 
@@ -67,6 +67,19 @@ class FieldRules:
     severity: FieldRule = FieldRule(policy="intigriti")
     status: FieldRule = FieldRule(policy="newest")
     internal_reference: FieldRule = FieldRule(policy="jira")
+
+
+def creation_rules(rules: FieldRules) -> FieldRules:
+    """The rules of the plan right after syncd created (or found) an issue: creation is
+    Intigriti to Jira, once, whatever a field's direction. The new issue holds Jira's
+    defaults, no human decision, so it is brought up to the submission (an Accepted
+    submission's issue leaves To Do even where status flows only to Intigriti); fields
+    that are off stay off. The reference is written back as usual."""
+
+    def initial(rule: FieldRule) -> FieldRule:
+        return rule if rule.direction == "off" else replace(rule, direction="to_jira")
+
+    return replace(rules, severity=initial(rules.severity), status=initial(rules.status))
 
 
 @dataclass(frozen=True)
