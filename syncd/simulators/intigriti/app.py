@@ -97,6 +97,8 @@ class _Pipeline:
                 response = await self._handle(request)
             if "drop" in fired:
                 await self._drop(response, counting_send)
+            if "truncate" in fired:
+                response = self._truncated(response)
             await response(scope, receive, counting_send)
         finally:
             if statuses:
@@ -160,6 +162,13 @@ class _Pipeline:
             response = error_response(exc.status, exc.code, exc.title)
         response.headers.update(limit_headers)
         return response
+
+    def _truncated(self, response: Response) -> Response:
+        """The handled (committed) response with its JSON body cut in half."""
+        body = bytes(response.body)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        log.info("sim_fault_truncate", route=self._template)
+        return Response(body[: len(body) // 2], status_code=response.status_code, headers=headers)
 
     async def _drop(self, response: Response, send: Send) -> None:
         """Start a response that promises more body than will ever come, then cut it."""

@@ -205,6 +205,11 @@ class IntigritiControl:
         """The next ``count`` matching requests are handled (committed), then cut off."""
         return self._fault("drop", route, count=count)
 
+    def truncate_next(self, count: int = 1, *, route: str = "*") -> dict[str, Any]:
+        """The next ``count`` matching requests are handled (committed), then answered with
+        half of their JSON body."""
+        return self._fault("truncate", route, count=count)
+
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/faults"))
 

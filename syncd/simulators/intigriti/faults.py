@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("error", "rate_limit", "stall", "drop")
+KINDS = ("error", "rate_limit", "stall", "drop", "truncate")
 
 
 @dataclass
