@@ -8,6 +8,10 @@ carry secrets: they name what was wrong (a key, a route, a submission code, a fi
     ├── ConfigError            bad or missing configuration (exit 2)
     ├── CredentialError        credentials rejected or missing; operator action needed (exit 2)
     ├── StoreError             the database failed or is at an unexpected schema
+    │   ├── DatabaseBusy       locked by another process or session past busy_timeout_seconds
+    │   ├── DiskFull           no space left where the database writes
+    │   ├── DatabaseReadOnly   the database refuses writes (file, mount, standby, setting)
+    │   └── DatabaseUnreachable the database cannot be opened or the server not reached
     └── RemoteError            an outside system (Intigriti or Jira) failed a call
         ├── TransientError     5xx, timeouts, dropped connections: worth retrying later
         │   ├── RateLimited    429; ``retry_after`` seconds from the response
@@ -35,7 +39,25 @@ class CredentialError(SyncdError):
 
 
 class StoreError(SyncdError):
-    """The database could not be used."""
+    """The database could not be used. The message names the cause and what to do; the
+    subclasses below let callers act on the cause (``syncd/store/errors.py`` picks it)."""
+
+
+class DatabaseBusy(StoreError):
+    """Another process or session held a lock longer than ``busy_timeout_seconds``."""
+
+
+class DiskFull(StoreError):
+    """The filesystem (SQLite) or the server (PostgreSQL) has no space left."""
+
+
+class DatabaseReadOnly(StoreError):
+    """The database accepts reads but refuses writes."""
+
+
+class DatabaseUnreachable(StoreError):
+    """The database file cannot be opened, or the server cannot be reached."""
+
 
 
 class RemoteError(SyncdError):

@@ -15,14 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import StoreError
 from syncd.logging import register_secret
 from syncd.records import OAuthToken
 from syncd.store import migrate
-from syncd.store.engine import make_engine
+from syncd.store.engine import DEFAULT_BUSY_TIMEOUT_SECONDS, make_engine
+from syncd.store.errors import ErrorTranslator
 from syncd.store.sealing import TokenSealer
 from syncd.store.tables import (
     AuditRow,
@@ -204,8 +205,16 @@ def _take_claim(row: LinkRow, token: str, terms: ClaimTerms, now: datetime) -> N
 class Repository:
     """All database access of syncd."""
 
-    def __init__(self, url: str, *, token_key: str | None = None) -> None:
-        self.engine: Engine = make_engine(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        token_key: str | None = None,
+        busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+    ) -> None:
+        self.engine: Engine = make_engine(url, busy_timeout_seconds=busy_timeout_seconds)
+        #: turns driver errors into cause-naming StoreErrors (syncd/store/errors.py)
+        self.errors = ErrorTranslator.for_url(self.engine.url, busy_timeout_seconds)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._sealer = TokenSealer(token_key)
 
@@ -215,10 +224,13 @@ class Repository:
         try:
             migrate.upgrade(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"database migration failed: {type(exc).__name__}") from exc
+            raise self.errors.store_error(exc, "upgrading the database schema") from exc
 
     def is_current(self) -> bool:
-        return migrate.current_revision(self.engine) == migrate.head_revision()
+        try:
+            return migrate.current_revision(self.engine) == migrate.head_revision()
+        except SQLAlchemyError as exc:
+            raise self.errors.store_error(exc, "reading the schema version") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -233,7 +245,7 @@ class Repository:
         except IntegrityError as exc:
             raise StoreConflict(f"database constraint refused {what}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while {what}: {type(exc).__name__}") from exc
+            raise self.errors.store_error(exc, what) from exc
 
     # -- links -----------------------------------------------------------------------
 
@@ -945,7 +957,7 @@ class DatabaseTokenStore:
                         return current
                     self._write(session, fresh)
                 return fresh
-        except OperationalError as exc:
-            raise StoreError(
-                f"database error while refreshing token: {type(exc).__name__}"
+        except SQLAlchemyError as exc:
+            raise self._repository.errors.store_error(
+                exc, "refreshing the Intigriti token"
             ) from exc
