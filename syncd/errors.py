@@ -11,7 +11,8 @@ carry secrets: they name what was wrong (a key, a route, a submission code, a fi
     │   ├── DatabaseBusy       locked by another process or session past busy_timeout_seconds
     │   ├── DiskFull           no space left where the database writes
     │   ├── DatabaseReadOnly   the database refuses writes (file, mount, standby, setting)
-    │   └── DatabaseUnreachable the database cannot be opened or the server not reached
+    │   ├── DatabaseUnreachable the database cannot be opened or the server not reached
+    │   └── TokenNotSaved      a rotated Intigriti token could not be stored (see the message)
     └── RemoteError            an outside system (Intigriti or Jira) failed a call
         ├── TransientError     5xx, timeouts, dropped connections: worth retrying later
         │   ├── RateLimited    429; ``retry_after`` seconds from the response
@@ -58,6 +59,10 @@ class DatabaseReadOnly(StoreError):
 class DatabaseUnreachable(StoreError):
     """The database file cannot be opened, or the server cannot be reached."""
 
+
+class TokenNotSaved(StoreError):
+    """Intigriti rotated the token pair but the new pair could not be committed before the
+    process ends: it is lost, and the message says to run ``syncd auth login``."""
 
 
 class RemoteError(SyncdError):

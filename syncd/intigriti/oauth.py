@@ -4,9 +4,11 @@ Authlib's httpx ``OAuth2Client`` builds the authorize URL (PKCE S256 + state) an
 the token endpoint. Its automatic refresh is not used: refreshes go through
 ``TokenStore.rotate`` so that exactly one refresh runs at a time across threads (a lock)
 and processes (the store's lock), and the rotated refresh token is committed before the
-new access token is used. The Authlib client is built without a ``scope``, because Authlib
-adds the client's scope to refresh requests and Intigriti answers a refresh that carries
-``scope`` with 400 (reference §2.3); the scope is passed to the authorize URL only.
+new access token is used (or, when that commit fails after Intigriti answered, kept and
+retried by the store: ``syncd.store.tokens``). The Authlib client is built without a
+``scope``, because Authlib adds the client's scope to refresh requests and Intigriti
+answers a refresh that carries ``scope`` with 400 (reference §2.3); the scope is passed to
+the authorize URL only.
 
 Client authentication at the token endpoint is ``client_secret_post`` (the form body, as
 Intigriti's own MCP client does, reference §2.2), or ``none`` for a public client.
