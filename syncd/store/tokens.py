@@ -49,7 +49,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from syncd.errors import DiskFull, StoreError, SyncdError, TokenNotSaved
+from syncd.errors import DatabaseReadOnly, DiskFull, StoreError, SyncdError, TokenNotSaved
 from syncd.logging import register_secret
 from syncd.records import OAuthToken
 from syncd.store.reserve import SpaceReserve
@@ -273,7 +273,12 @@ class DatabaseTokenStore:
                 error = self._repository.errors.os_error(
                     exc, "reserving space for the Intigriti token rotation"
                 )
-                raise type(error)(f"{error} {NOT_SPENT}") from exc
+                if not isinstance(error, (DiskFull, DatabaseReadOnly)):
+                    # not the disk or the directory refusing (whose commit would fail too):
+                    # go on without the reserve, the pair kept in memory still covers it
+                    log.warning("token_space_reserve_unavailable", error=str(error))
+                else:
+                    raise type(error)(f"{error} {NOT_SPENT}") from exc
         if row is None:
             session.add(OAuthTokenRow(provider=self._provider, scope="", updated_at=_utcnow()))
         else:

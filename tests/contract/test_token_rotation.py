@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import structlog
@@ -360,3 +361,19 @@ def test_threads_of_one_process_share_the_pair_held_in_memory(
     disk.free()
     wait_for(lambda: not store.holds_unsaved_token, timeout=30, what="the retried save")
     repository.close()
+
+
+def test_a_reserve_that_cannot_be_made_for_another_reason_does_not_block_rotation(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'syncd.db'}"
+    repository = Repository(url)
+    repository.upgrade()
+    (tmp_path / "syncd.db.token-reserve").mkdir()  # in the way, but the disk has room
+    store = repository.token_store()
+    store.save(_token(1))
+    with structlog.testing.capture_logs() as logs:
+        assert store.rotate(Endpoint()) == _token(2)
+    repository.close()
+    assert _stored(url) == _token(2)
+    assert len(_events(logs, "token_space_reserve_unavailable")) == 1
