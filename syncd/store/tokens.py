@@ -338,7 +338,10 @@ class DatabaseTokenStore:
             self._lock_row(session)
             row = session.get(OAuthTokenRow, self._provider, with_for_update=True)
             stored = open_token(row, self._sealer)
-            if stored is not None and stored.refresh_token == token.refresh_token:
+            if stored is not None and (stored.access_token, stored.refresh_token) == (
+                token.access_token,
+                token.refresh_token,
+            ):
                 return "already"  # the commit whose answer was lost did land
             if (stored.refresh_token if stored is not None else None) != stored_refresh:
                 return "superseded"  # someone stored another token meanwhile (a login)

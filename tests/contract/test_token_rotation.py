@@ -377,3 +377,28 @@ def test_a_reserve_that_cannot_be_made_for_another_reason_does_not_block_rotatio
     repository.close()
     assert _stored(url) == _token(2)
     assert len(_events(logs, "token_space_reserve_unavailable")) == 1
+
+
+def test_a_pair_whose_refresh_token_did_not_rotate_is_saved_too(
+    small_sqlite: tuple[str, SmallDisk],
+) -> None:
+    """A server that keeps the refresh token: the retry must still write the new access
+    token, not mistake the unchanged row for an already landed commit."""
+    url, disk = small_sqlite
+    repository = Repository(url)
+    store = _store_without_reserve(repository)
+    store.save(_token(1))
+
+    def same_refresh(current: OAuthToken | None) -> OAuthToken:
+        disk.fill()
+        return OAuthToken("access-new", "refresh-1", datetime(2030, 1, 1, tzinfo=UTC), "s")
+
+    with structlog.testing.capture_logs() as logs:
+        store.rotate(same_refresh)
+        assert store.holds_unsaved_token
+        disk.free()
+        wait_for(lambda: not store.holds_unsaved_token, timeout=30, what="the retried save")
+    repository.close()
+    stored = _stored(url)
+    assert stored is not None and stored.access_token == "access-new"
+    assert [e["outcome"] for e in _events(logs, "oauth_token_saved")] == ["saved"]
