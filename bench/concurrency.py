@@ -68,6 +68,8 @@ def one_run(kind: str, scenario: str, postgres: str | None, submissions: int) ->
 
 
 def takeover_run(postgres: str, how: str) -> dict[str, Any]:
+    from concurrency import all_linked, double_audit, stop_all, unlinked
+    from harness import wait_for
     from test_concurrency import (  # the same steps as the end-to-end test
         _acquired,
         _acquired_at,
@@ -75,9 +77,6 @@ def takeover_run(postgres: str, how: str) -> dict[str, Any]:
         _terminate_leader_session,
         _two_daemons_mid_backfill,
     )
-
-    from concurrency import all_linked, double_audit, stop_all, unlinked
-    from harness import wait_for
 
     with tempfile.TemporaryDirectory(prefix="syncd-takeover-") as tmp:
         workdir = Path(tmp)
@@ -91,7 +90,9 @@ def takeover_run(postgres: str, how: str) -> dict[str, Any]:
                     os.kill(daemons[leader].pid, signal.SIGKILL)
                 else:
                     _terminate_leader_session(url)
-                wait_for(lambda: _acquired(standby_log), timeout=60, what="takeover")
+                wait_for(
+                    lambda log=standby_log: _acquired(log), timeout=60, what="takeover"
+                )
                 took_over = (_acquired_at(standby_log) or cut_at) - cut_at
                 wait_for(all_linked(e2e, codes), timeout=240, what="the backfill")
                 stop_all(daemons)

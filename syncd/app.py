@@ -47,7 +47,9 @@ def bootstrap(config_path: str | None) -> Settings:
 def open_repository(settings: Settings, *, upgrade: bool) -> Repository:
     key = settings.database.token_key
     repository = Repository(
-        settings.database.url, token_key=key.get_secret_value() if key is not None else None
+        settings.database.url,
+        token_key=key.get_secret_value() if key is not None else None,
+        busy_timeout_seconds=settings.database.busy_timeout_seconds,
     )
     if upgrade:
         repository.upgrade()

@@ -38,10 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run the daemon until SIGTERM/SIGINT",
+        help="run the daemon until SIGTERM/SIGINT/SIGHUP",
         description=(
             "Run the sync daemon (scheduled polls of both sides and a periodic full sweep) "
-            "until SIGTERM or SIGINT. With --reconcile, make one full pass and exit: "
+            "until SIGTERM, SIGINT or SIGHUP. With --reconcile, make one full pass and exit: "
             "0 when every item converged, 1 when any failed or is blocked, 2 on a "
             "configuration or credential error."
         ),

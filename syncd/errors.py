@@ -8,6 +8,11 @@ carry secrets: they name what was wrong (a key, a route, a submission code, a fi
     ├── ConfigError            bad or missing configuration (exit 2)
     ├── CredentialError        credentials rejected or missing; operator action needed (exit 2)
     ├── StoreError             the database failed or is at an unexpected schema
+    │   ├── DatabaseBusy       locked by another process or session past busy_timeout_seconds
+    │   ├── DiskFull           no space left where the database writes
+    │   ├── DatabaseReadOnly   the database refuses writes (file, mount, standby, setting)
+    │   ├── DatabaseUnreachable the database cannot be opened or the server not reached
+    │   └── TokenNotSaved      a rotated Intigriti token could not be stored (see the message)
     ├── WriteWithdrawn         the caller took a write back just before it was sent
     └── RemoteError            an outside system (Intigriti or Jira) failed a call
         ├── TransientError     5xx, timeouts, dropped connections: worth retrying later
@@ -36,7 +41,29 @@ class CredentialError(SyncdError):
 
 
 class StoreError(SyncdError):
-    """The database could not be used."""
+    """The database could not be used. The message names the cause and what to do; the
+    subclasses below let callers act on the cause (``syncd/store/errors.py`` picks it)."""
+
+
+class DatabaseBusy(StoreError):
+    """Another process or session held a lock longer than ``busy_timeout_seconds``."""
+
+
+class DiskFull(StoreError):
+    """The filesystem (SQLite) or the server (PostgreSQL) has no space left."""
+
+
+class DatabaseReadOnly(StoreError):
+    """The database accepts reads but refuses writes."""
+
+
+class DatabaseUnreachable(StoreError):
+    """The database file cannot be opened, or the server cannot be reached."""
+
+
+class TokenNotSaved(StoreError):
+    """Intigriti rotated the token pair but the new pair could not be committed before the
+    process ends: it is lost, and the message says to run ``syncd auth login``."""
 
 
 class WriteWithdrawn(SyncdError):

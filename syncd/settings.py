@@ -92,6 +92,9 @@ class DatabaseSettings(_Section):
     #: encrypts the stored OAuth tokens (any passphrase); see syncd/store/sealing.py
     token_key: SecretStr | None = None
     token_key_file: Path | None = None
+    #: how long a statement waits for a lock held elsewhere (SQLite busy timeout,
+    #: PostgreSQL lock_timeout) before failing with "the database is locked"
+    busy_timeout_seconds: float = Field(default=60, gt=0)
 
 
 class IntigritiSettings(_Section):

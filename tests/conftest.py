@@ -1,10 +1,16 @@
-"""Shared fixtures: database URLs for SQLite and (when available) PostgreSQL."""
+"""Shared fixtures: database URLs for SQLite and (when available) PostgreSQL; a small disk."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import sqlite3
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,3 +64,99 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'syncd.db'}"
     url: str = request.getfixturevalue("postgres_database")
     return url
+
+
+@dataclass
+class SmallDisk:
+    """A tmpfs of a few MiB mounted for one test: a real filesystem that really fills up.
+
+    ``fill()`` writes a filler file until the kernel answers ENOSPC; ``free()`` deletes it.
+    """
+
+    path: Path
+
+    @property
+    def filler(self) -> Path:
+        return self.path / "filler"
+
+    def fill(self) -> None:
+        chunk = b"\0" * 65536
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            while True:
+                try:
+                    os.write(fd, chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    if len(chunk) == 512:
+                        return
+                    chunk = chunk[: len(chunk) // 2]  # top up the last pages
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def remount(self, *, read_only: bool) -> None:
+        mode = "ro" if read_only else "rw"
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True)
+
+
+def _mount_tmpfs(path: Path, size: str) -> str | None:
+    """Mount a tmpfs at ``path``; the reason when this machine does not allow it."""
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        return f"cannot run mount: {exc.strerror}"
+    if done.returncode != 0:
+        return f"mounting a tmpfs needs root or CAP_SYS_ADMIN: {done.stderr.strip()}"
+    return None
+
+
+@pytest.fixture
+def small_disk() -> Iterator[SmallDisk]:
+    """An 8 MiB tmpfs under /tmp (world-traversable, so a local PostgreSQL can use it for a
+    tablespace). Skips, saying why, where the machine does not allow mounting one."""
+    mount_point = Path(tempfile.mkdtemp(prefix="syncd-disk-", dir="/tmp"))
+    mount_point.chmod(0o755)
+    reason = _mount_tmpfs(mount_point, "8m")
+    if reason is not None:
+        mount_point.rmdir()
+        pytest.skip(reason)
+    try:
+        yield SmallDisk(mount_point)
+    finally:
+        # lazy: a killed syncd may still hold a file open for a moment
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+        mount_point.rmdir()
+
+
+@contextlib.contextmanager
+def lock_held(database_url: str) -> Iterator[None]:
+    """Another connection (not syncd's) holds SQLite's write lock, or PostgreSQL locks on
+    the tables syncd reads first (links, alembic_version, oauth_tokens)."""
+    if database_url.startswith("sqlite"):
+        connection = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(
+                text("LOCK TABLE links, alembic_version, oauth_tokens IN ACCESS EXCLUSIVE MODE")
+            )
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()

@@ -4,16 +4,24 @@ Authlib's httpx ``OAuth2Client`` builds the authorize URL (PKCE S256 + state) an
 the token endpoint. Its automatic refresh is not used: refreshes go through
 ``TokenStore.rotate`` so that exactly one refresh runs at a time across threads (a lock)
 and processes (the store's lock), and the rotated refresh token is committed before the
-new access token is used. The Authlib client is built without a ``scope``, because Authlib
-adds the client's scope to refresh requests and Intigriti answers a refresh that carries
-``scope`` with 400 (reference §2.3); the scope is passed to the authorize URL only.
+new access token is used (or, when that commit fails after Intigriti answered, kept and
+retried by the store: ``syncd.store.tokens``). The Authlib client is built without a
+``scope``, because Authlib adds the client's scope to refresh requests and Intigriti
+answers a refresh that carries ``scope`` with 400 (reference §2.3); the scope is passed to
+the authorize URL only.
 
 Client authentication at the token endpoint is ``client_secret_post`` (the form body, as
 Intigriti's own MCP client does, reference §2.2), or ``none`` for a public client.
+
+A 429 from the token endpoint is reported as such (not as a malformed token answer, which
+Authlib would make of its JSON body) and pauses every token call of this session for the
+``Retry-After`` it names (1 s when it names none), so retries do not hammer the endpoint.
+A refused request does not spend the refresh token, so nothing is lost meanwhile.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import warnings
@@ -38,6 +46,7 @@ from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.tokens import TokenStore
 from syncd.logging import register_secret
 from syncd.records import OAuthToken
+from syncd.retry_after import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +62,8 @@ INVALID_GRANT_MESSAGE = (
 #: Refresh this long before the access token expires, so no request carries a token that
 #: dies in flight.
 DEFAULT_REFRESH_MARGIN = timedelta(seconds=60)
+#: pause after a token-endpoint 429 that names no Retry-After
+DEFAULT_TOKEN_PAUSE = timedelta(seconds=1)
 
 ResponseHook = Callable[[str, int], None]
 
@@ -107,6 +118,8 @@ class OAuthSession:
         # issues tokens shorter-lived than twice the margin must not cause a refresh on
         # every call, so the margin shrinks to half the lifetime for such tokens.
         self._issued: tuple[str, timedelta] | None = None
+        # no token call before this moment: the token endpoint answered 429
+        self._paused_until: datetime | None = None
         register_secret(options.client_secret, options.access_token, options.refresh_token)
 
     # -- login -------------------------------------------------------------------------
@@ -294,7 +307,9 @@ class OAuthSession:
 
     def _oauth_client(self) -> OAuth2Client:
         secret = self._options.client_secret
-        hooks: dict[str, list[Callable[[httpx.Response], None]]] = {"response": [self._count]}
+        hooks: dict[str, list[Callable[[httpx.Response], None]]] = {
+            "response": [self._count, _refuse_non_oauth_errors]
+        }
         return OAuth2Client(
             client_id=self._options.client_id,
             client_secret=secret,
@@ -312,6 +327,9 @@ class OAuthSession:
 
     def _token_call(self, call: Callable[[OAuth2Client], Any]) -> Mapping[str, Any]:
         """Run one token-endpoint call, translating every failure into syncd.errors."""
+        paused = self._paused_until
+        if paused is not None and self._clock() < paused:
+            raise self._rate_limited((paused - self._clock()).total_seconds())
         try:
             with self._oauth_client() as client:
                 raw = call(client)
@@ -319,9 +337,14 @@ class OAuthSession:
             raise self._oauth_error(str(exc.error), exc.description) from None
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
-            # 429 too is transient here; it is not RateLimited, whose retry assumes an API
-            # bucket was paused.
-            error_type = TransientError if status >= 500 or status == 429 else MalformedResponse
+            if status == 429:
+                now = self._clock()
+                delay = parse_retry_after(exc.response.headers.get("Retry-After"), now)
+                pause = DEFAULT_TOKEN_PAUSE if delay is None else timedelta(seconds=delay)
+                self._paused_until = now + pause
+                log.warning("intigriti_token_rate_limited", pause_s=pause.total_seconds())
+                raise self._rate_limited(pause.total_seconds()) from None
+            error_type = TransientError if status >= 500 else MalformedResponse
             raise error_type(
                 f"the Intigriti token endpoint answered HTTP {status}",
                 system=SYSTEM,
@@ -347,6 +370,20 @@ class OAuthSession:
         return raw
 
     @staticmethod
+    def _rate_limited(seconds: float) -> TransientError:
+        # TransientError, not RateLimited: the client retries RateLimited at once, trusting
+        # an API bucket pause that does not exist for the token endpoint
+        return TransientError(
+            "the Intigriti token endpoint is rate limiting syncd (HTTP 429): no token call"
+            f" for {max(1, math.ceil(seconds))} s more. The refused request did not use the"
+            " refresh token, so nothing is lost; later requests get a token once the pause"
+            " is over.",
+            system=SYSTEM,
+            route=TOKEN_ROUTE,
+            status=429,
+        )
+
+    @staticmethod
     def _oauth_error(error: str, description: str | None) -> CredentialError:
         if error == "invalid_grant":
             return CredentialError(INVALID_GRANT_MESSAGE)
@@ -359,3 +396,19 @@ class OAuthSession:
         return CredentialError(
             f"the Intigriti token endpoint refused the request ({error}){detail}"
         )
+
+
+def _refuse_non_oauth_errors(response: httpx.Response) -> None:
+    """Raise for error answers Authlib would parse as a token: a 429 or 5xx whatever the
+    body, and a 4xx whose body is not an OAuth error (no ``error`` member)."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        response.raise_for_status()
+    if status >= 400:
+        response.read()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "error" not in body:
+            response.raise_for_status()

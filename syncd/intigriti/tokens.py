@@ -2,10 +2,12 @@
 
 Intigriti's refresh tokens are single-use (rotated on every refresh, reference §2.3), so a
 refresh must be serialised across every thread and process that shares the credentials,
-and the new pair must be durable before the new access token is used: otherwise a crash
-between "server rotated" and "we saved" strands the integration with a dead refresh token.
-``TokenStore.rotate`` is that critical section. The database-backed store lives in
-``syncd.store``; ``MemoryTokenStore`` serves tests and single-process tools.
+and the new pair must be saved before the old one is needed again: a pair lost between
+"server rotated" and "we saved" strands the integration with a dead refresh token.
+``TokenStore.rotate`` is that critical section. The database-backed store
+(``syncd.store.tokens``) checks that the database takes a write before refreshing, and
+keeps a pair whose commit failed in memory and retries it; ``MemoryTokenStore`` serves
+tests and single-process tools.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ class TokenStore(Protocol):
 
     def rotate(self, refresh: RefreshFn) -> OAuthToken | None:
         """Under an exclusive lock held across threads AND processes: re-read the stored token,
-        call refresh(current); if it returns a token, save it and COMMIT before returning it
-        (so a rotated refresh token is durable before the new access token is used);
-        if it returns None, keep the stored one and return it."""
+        call refresh(current); if it returns a token, save it and COMMIT before returning it;
+        if it returns None, keep the stored one and return it. A store may fail before
+        calling refresh (then nothing is spent), and, when the commit fails after refresh
+        returned, keep the new pair (in memory, retrying the commit) and return it rather
+        than lose it; it then refreshes from that pair, not from the spent stored one."""
         ...
 
     def save(self, token: OAuthToken) -> None:

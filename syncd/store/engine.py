@@ -1,4 +1,11 @@
-"""Engine creation: SQLite (WAL, file created 0600) or PostgreSQL by URL."""
+"""Engine creation: SQLite (WAL, file created 0600) or PostgreSQL by URL.
+
+``busy_timeout_seconds`` (``[database] busy_timeout_seconds``) bounds how long a statement
+waits for a lock another process or session holds: SQLite's busy timeout, PostgreSQL's
+``lock_timeout``. Past it the statement fails with ``DatabaseBusy`` ("the database is
+locked"), instead of waiting without end (PostgreSQL's default) or failing with a bare
+``OperationalError``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from syncd.errors import ConfigError
+from syncd.store.errors import ErrorTranslator
+
+DEFAULT_BUSY_TIMEOUT_SECONDS = 60.0
 
 
 def _prepare_sqlite_file(database: str | None) -> None:
@@ -25,26 +35,48 @@ def _prepare_sqlite_file(database: str | None) -> None:
     os.close(fd)
 
 
-def make_engine(url: str) -> Engine:
+def parse_url(url: str) -> URL:
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except Exception:
         raise ConfigError("database.url: not a valid SQLAlchemy URL") from None
+
+
+def make_engine(url: str, *, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
+    timeout_ms = max(1, round(busy_timeout_seconds * 1000))
     if backend == "sqlite":
-        _prepare_sqlite_file(parsed.database)
+        try:
+            _prepare_sqlite_file(parsed.database)
+        except OSError as exc:
+            translator = ErrorTranslator.for_url(parsed, busy_timeout_seconds)
+            raise translator.os_error(exc, "creating the SQLite database file") from exc
         # hide_parameters: SQL errors must never print row values (tokens) into a log
-        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
-        _configure_sqlite(engine)
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout_seconds}, hide_parameters=True
+        )
+        _configure_sqlite(engine, timeout_ms)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+        # libpq "options" sets lock_timeout for every session of the pool; options already
+        # in the URL are kept
+        given = parsed.query.get("options")
+        options = f"-c lock_timeout={timeout_ms}"
+        if isinstance(given, str) and given:
+            options = f"{given} {options}"
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={"options": options},
+        )
     raise ConfigError(f"database.url: unsupported database {backend!r} (use sqlite or postgresql)")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # let us emit BEGIN ourselves (pysqlite's implicit transactions are too late)
@@ -52,7 +84,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

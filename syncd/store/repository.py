@@ -15,23 +15,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import StoreError
-from syncd.logging import register_secret
-from syncd.records import OAuthToken
 from syncd.store import migrate
-from syncd.store.engine import make_engine
+from syncd.store.engine import DEFAULT_BUSY_TIMEOUT_SECONDS, make_engine
+from syncd.store.errors import ErrorTranslator
+from syncd.store.reserve import SpaceReserve
 from syncd.store.sealing import TokenSealer
 from syncd.store.tables import (
     AuditRow,
     CursorRow,
     InstanceRow,
     LinkRow,
-    OAuthTokenRow,
     TagDuplicateRow,
 )
+from syncd.store.tokens import DatabaseTokenStore
 
 LinkState = Literal["creating", "linked", "blocked", "parked"]
 Field = Literal["severity", "status", "internal_reference"]
@@ -205,10 +205,19 @@ def _take_claim(row: LinkRow, token: str, terms: ClaimTerms, now: datetime) -> N
 class Repository:
     """All database access of syncd."""
 
-    def __init__(self, url: str, *, token_key: str | None = None) -> None:
-        self.engine: Engine = make_engine(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        token_key: str | None = None,
+        busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+    ) -> None:
+        self.engine: Engine = make_engine(url, busy_timeout_seconds=busy_timeout_seconds)
+        #: turns driver errors into cause-naming StoreErrors (syncd/store/errors.py)
+        self.errors = ErrorTranslator.for_url(self.engine.url, busy_timeout_seconds)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._sealer = TokenSealer(token_key)
+        self._token_stores: dict[str, DatabaseTokenStore] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -216,13 +225,22 @@ class Repository:
         try:
             migrate.upgrade(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"database migration failed: {type(exc).__name__}") from exc
+            raise self.errors.store_error(exc, "upgrading the database schema") from exc
 
     def is_current(self) -> bool:
-        return migrate.current_revision(self.engine) == migrate.head_revision()
+        try:
+            return migrate.current_revision(self.engine) == migrate.head_revision()
+        except SQLAlchemyError as exc:
+            raise self.errors.store_error(exc, "reading the schema version") from exc
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Close the engine; a rotated token not saved yet gets its last retries first
+        (raises TokenNotSaved when they fail)."""
+        try:
+            for store in self._token_stores.values():
+                store.close()
+        finally:
+            self.engine.dispose()
 
     def _session(self) -> Session:
         return self._sessions()
@@ -234,7 +252,7 @@ class Repository:
         except IntegrityError as exc:
             raise StoreConflict(f"database constraint refused {what}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while {what}: {type(exc).__name__}") from exc
+            raise self.errors.store_error(exc, what) from exc
 
     # -- links -----------------------------------------------------------------------
 
@@ -882,7 +900,19 @@ class Repository:
     # -- OAuth tokens (implements syncd.intigriti.tokens.TokenStore) -------------------
 
     def token_store(self, provider: str = "intigriti") -> DatabaseTokenStore:
-        return DatabaseTokenStore(self, provider, self._sealer)
+        """The one token store of ``provider`` in this repository (it may hold a rotated
+        pair in memory that every thread must see; see syncd/store/tokens.py)."""
+        store = self._token_stores.get(provider)
+        if store is None:
+            path = self.errors.path
+            store = DatabaseTokenStore(
+                self,
+                provider,
+                self._sealer,
+                reserve=SpaceReserve.beside(path) if path is not None else None,
+            )
+            self._token_stores[provider] = store
+        return store
 
 
 def _locked_link(session: Session, code: str) -> LinkRow:
@@ -909,91 +939,3 @@ def _add_audit(session: Session, entries: Sequence[AuditEntry], link_id: int | N
                 detail=entry.detail,
             )
         )
-
-
-def _token(row: OAuthTokenRow | None, sealer: TokenSealer) -> OAuthToken | None:
-    if row is None or not row.access_token:
-        return None
-    access = sealer.open(row.access_token)
-    refresh = sealer.open(row.refresh_token)
-    if access is None:  # pragma: no cover - checked above
-        return None
-    register_secret(access, refresh)
-    return OAuthToken(
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=_aware(row.expires_at),
-        scope=row.scope or "",
-    )
-
-
-class DatabaseTokenStore:
-    """The OAuth token pair in the database, refreshed under an exclusive lock.
-
-    ``rotate`` holds a lock (PostgreSQL: a transaction advisory lock; SQLite: ``BEGIN
-    IMMEDIATE``, like every SQLite transaction of syncd) for the whole refresh, so two
-    processes or threads never spend the same refresh token, and commits the rotated pair
-    before returning it, so the new access token is only used once the new refresh token
-    is durable.
-    """
-
-    def __init__(self, repository: Repository, provider: str, sealer: TokenSealer) -> None:
-        self._repository = repository
-        self._provider = provider
-        self._sealer = sealer
-        self._lock_name = f"syncd-oauth-{provider}"
-
-    def load(self) -> OAuthToken | None:
-        def work(session: Session) -> OAuthToken | None:
-            return _token(session.get(OAuthTokenRow, self._provider), self._sealer)
-
-        result: OAuthToken | None = self._repository._run(work, what="reading OAuth token")
-        return result
-
-    def save(self, token: OAuthToken) -> None:
-        self._repository._run(lambda session: self._write(session, token), what="saving token")
-
-    def clear(self) -> None:
-        def work(session: Session) -> None:
-            row = session.get(OAuthTokenRow, self._provider)
-            if row is not None:
-                session.delete(row)
-
-        self._repository._run(work, what="clearing OAuth token")
-
-    def _write(self, session: Session, token: OAuthToken) -> None:
-        register_secret(token.access_token, token.refresh_token)
-        row = session.get(OAuthTokenRow, self._provider)
-        if row is None:
-            row = OAuthTokenRow(provider=self._provider)
-            session.add(row)
-        row.access_token = self._sealer.seal(token.access_token)
-        row.refresh_token = self._sealer.seal(token.refresh_token)
-        row.expires_at = token.expires_at
-        row.scope = token.scope
-        row.updated_at = utcnow()
-
-    def rotate(
-        self, refresh: Callable[[OAuthToken | None], OAuthToken | None]
-    ) -> OAuthToken | None:
-        engine = self._repository.engine
-        try:
-            with engine.connect() as connection:
-                with Session(bind=connection) as session, session.begin():
-                    if engine.dialect.name == "postgresql":
-                        # a transaction-scoped advisory lock also covers the first
-                        # bootstrap, when there is no row yet for FOR UPDATE to lock
-                        session.execute(
-                            select(func.pg_advisory_xact_lock(func.hashtext(self._lock_name)))
-                        )
-                    row = session.get(OAuthTokenRow, self._provider, with_for_update=True)
-                    current = _token(row, self._sealer)
-                    fresh = refresh(current)
-                    if fresh is None:
-                        return current
-                    self._write(session, fresh)
-                return fresh
-        except OperationalError as exc:
-            raise StoreError(
-                f"database error while refreshing token: {type(exc).__name__}"
-            ) from exc

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog
 from intigriti_client_fixtures import (
     FailingSaveStore,
     ScriptedServer,
@@ -16,8 +17,9 @@ from intigriti_client_fixtures import (
     token_from_response,
 )
 
-from syncd.errors import CredentialError
+from syncd.errors import CredentialError, MalformedResponse, TransientError
 from syncd.intigriti.adapter import IntigritiAdapter
+from syncd.intigriti.oauth import OAuthSession
 from syncd.intigriti.tokens import MemoryTokenStore
 from syncd.records import OAuthToken
 from syncd.simulators.intigriti.browser import browser_consent
@@ -213,3 +215,40 @@ def test_concurrent_callers_share_one_refresh(sim: IntigritiSimulator) -> None:
     assert errors == []
     assert token_requests(sim) == 1
     assert sim.control.count("GET", "/programs", 200) == 6
+
+
+def test_a_429_from_the_token_endpoint_is_named_and_pauses_token_calls(
+    sim: IntigritiSimulator,
+) -> None:
+    old = token_from_response(sim.control.mint_token(expires_in=10))  # due for refresh
+    store = MemoryTokenStore(old)
+    now = [datetime.now(UTC)]
+    session = OAuthSession(options_for(sim.base_url), store, clock=lambda: now[0])
+    sim.control.rate_limit_storm(1, retry_after=30, route="POST /connect/token")
+    with structlog.testing.capture_logs() as logs, pytest.raises(TransientError) as first:
+        session.access_token()
+    assert first.value.status == 429
+    assert str(first.value).startswith("the Intigriti token endpoint is rate limiting syncd")
+    assert "did not use the refresh token" in str(first.value)
+    assert [e["pause_s"] for e in logs if e["event"] == "intigriti_token_rate_limited"] == [30]
+    assert store.load() == old
+
+    # within the pause no request is sent at all
+    now[0] += timedelta(seconds=20)
+    with pytest.raises(TransientError, match="for 10 s more"):
+        session.access_token()
+    assert token_requests(sim) == 1
+
+    now[0] += timedelta(seconds=11)
+    assert session.access_token() != old.access_token
+    assert token_requests(sim, 200) == 1
+
+
+def test_a_token_endpoint_refusal_without_an_oauth_error_names_the_status(
+    sim: IntigritiSimulator,
+) -> None:
+    old = token_from_response(sim.control.mint_token(expires_in=10))
+    session = OAuthSession(options_for(sim.base_url), MemoryTokenStore(old))
+    sim.control.fail_next(1, route="POST /connect/token", status=403)
+    with pytest.raises(MalformedResponse, match="answered HTTP 403"):
+        session.access_token()

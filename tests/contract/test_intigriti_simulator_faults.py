@@ -226,6 +226,26 @@ def test_token_endpoint_faults_and_counts(
     assert control.count("POST", "/connect/token", 200) == 1
 
 
+def test_token_endpoint_rate_limit_refuses_without_spending_the_refresh_token(
+    intigriti_sim: IntigritiSimulator, control: IntigritiControl
+) -> None:
+    refresh = control.mint_token()["refresh_token"]
+    control.rate_limit_storm(1, retry_after=12, route="POST /connect/token")
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh,
+        "client_id": "externalapi_demo_syncd",
+        "client_secret": "demo-secret-not-for-production",
+    }
+    refused = httpx.post(intigriti_sim.token_url, data=form)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "12"
+    assert "error" not in refused.json()  # an ErrorModel body, not an OAuth error
+    accepted = httpx.post(intigriti_sim.token_url, data=form)
+    assert accepted.status_code == 200
+    assert accepted.json()["refresh_token"] != refresh
+
+
 def test_quota_per_token_when_configured(control: IntigritiControl) -> None:
     options = IntigritiSimulatorOptions(read_rate_per_minute=1, rate_limit_key="token")
     with IntigritiSimulator(options) as sim:

@@ -282,7 +282,8 @@ def test_tokens_are_sealed_at_rest_with_a_key(database_url: str) -> None:
             stored = connection.execute(
                 text("SELECT access_token, refresh_token FROM oauth_tokens")
             ).one()
-        assert stored.access_token.startswith("fernet:")
+        assert stored.access_token.startswith("scrypt1:")
+        assert stored.refresh_token.startswith("scrypt1:")
         assert "access-7" not in stored.access_token
         assert "refresh-7" not in stored.refresh_token
         assert sealed.token_store().load() == _token(7)
@@ -310,3 +311,44 @@ def test_plain_tokens_are_read_and_sealed_on_the_next_save(database_url: str) ->
         assert store.load() == _token(2)
     finally:
         keyed.close()
+
+
+def test_tokens_sealed_the_old_way_are_resealed_with_scrypt_on_rotation(
+    database_url: str,
+) -> None:
+    """A database written by a version that keyed Fernet with SHA-256 of the passphrase."""
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+    from sqlalchemy import text
+
+    key = "correct horse battery staple"
+    legacy = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+    repository = Repository(database_url, token_key=key)
+    repository.upgrade()
+    try:
+        with repository.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO oauth_tokens (provider, access_token, refresh_token,"
+                    " expires_at, scope, updated_at) VALUES ('intigriti', :a, :r, :e, 's', :e)"
+                ),
+                {
+                    "a": "fernet:" + legacy.encrypt(b"access-1").decode(),
+                    "r": "fernet:" + legacy.encrypt(b"refresh-1").decode(),
+                    "e": datetime(2030, 1, 1, tzinfo=UTC),
+                },
+            )
+        store = repository.token_store()
+        assert store.load() == _token(1)
+        store.rotate(lambda current: _token(2))
+        with repository.engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT access_token, refresh_token FROM oauth_tokens")
+            ).one()
+        assert stored.access_token.startswith("scrypt1:")
+        assert stored.refresh_token.startswith("scrypt1:")
+        assert store.load() == _token(2)
+    finally:
+        repository.close()

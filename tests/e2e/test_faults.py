@@ -1,264 +1,171 @@
-"""Hostile clocks and timestamps: incremental sync never freezes (daemon, both simulators).
+"""Faults of the machine syncd runs on, with `syncd` as a real process.
 
-"Within two poll intervals" is measured in polls, not seconds: between a human edit and
-syncd's write to the other side, at most two polls of the edited side may end.
+A disk that fills while a token refresh is in flight, a database file locked by another
+process, a token endpoint that answers 429, SIGHUP.
 """
 
 from __future__ import annotations
 
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+import json
+import signal
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from concurrency import log_events, stop_all
+from conftest import SmallDisk
 from harness import E2E, e2e_world, wait_for
 from test_reconcile import assert_ok, seed_open
 
-POLL = 1.5
-YEAR_2099 = int(datetime(2099, 1, 1, tzinfo=UTC).timestamp())
+TOKEN = ("POST", "/connect/token")
+
+
+def events(log: Path) -> list[dict[str, Any]]:
+    found = []
+    for line in log.read_text().splitlines():
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            continue
+    return found
+
+
+def named(log: Path, name: str) -> list[dict[str, Any]]:
+    return [e for e in events(log) if e.get("event") == name]
+
+
+# -- disk full during a token rotation -----------------------------------------------------
 
 
 @pytest.fixture
-def e2e(tmp_path: Path, database_url: str) -> Iterator[E2E]:
-    yield from e2e_world(tmp_path, database_url)
+def on_small_disk(tmp_path: Path, small_disk: SmallDisk) -> Iterator[tuple[E2E, SmallDisk]]:
+    url = f"sqlite:///{small_disk.path / 'syncd.db'}"
+    for e2e in e2e_world(tmp_path, url):
+        yield e2e, small_disk
 
 
-def _start_daemon(e2e: E2E, codes: list[str]) -> tuple[subprocess.Popen[str], Path]:
-    e2e.rewrite_config(
-        {
-            "sync": {
-                "poll_interval_seconds": POLL,
-                "jira_poll_interval_seconds": POLL,
-                "full_sweep_interval_seconds": 3600,
-                "overlap_seconds": 5,
-            }
-        }
-    )
-    log = e2e.workdir / "daemon.log"
-    daemon = e2e.popen("run", log=log)
+def _rotation_during_which_the_disk_fills(
+    e2e: E2E, disk: SmallDisk, *, also_lose_the_reserve: bool
+) -> tuple[Any, Path]:
+    """Start a one-shot whose first API call needs a refresh, hold the token answer back
+    for a few seconds, and fill the disk while syncd waits for it (inside its locked
+    transaction, after its pre-flight checks)."""
+    intigriti = e2e.world.intigriti.control
+    intigriti.advance_clock(2 * 3600)  # the stored access token has expired at Intigriti
+    intigriti.stall_next(1, seconds=4, route="POST /connect/token")
+    log = e2e.workdir / "full-disk-run.log"
+    process = e2e.popen("run", "--reconcile", log=log)
+    wait_for(lambda: intigriti.faults() == [], timeout=60, what="the token request in flight")
+    if also_lose_the_reserve:
+        (disk.path / "syncd.db.token-reserve").unlink()
+    disk.fill()
+    return process, log
+
+
+def _next_runs_sync_without_login(e2e: E2E) -> None:
+    intigriti = e2e.world.intigriti.control
+    # expire the access token again, so this run must spend the refresh token saved above
+    intigriti.advance_clock(2 * 3600)
+    refused_before = intigriti.count(*TOKEN, status=400)
+    refreshed_before = intigriti.count(*TOKEN, status=200)
+    code = e2e.world.report(severity="High")
+    result = e2e.reconcile()
+    assert_ok(result)
+    assert "auth login" not in result.stderr
+    assert intigriti.count(*TOKEN, status=400) == refused_before  # no invalid_grant
+    assert intigriti.count(*TOKEN, status=200) == refreshed_before + 1
+    assert e2e.submission(code)["internalReference"]
+
+
+def test_a_disk_that_fills_during_a_token_rotation_loses_no_token(
+    on_small_disk: tuple[E2E, SmallDisk],
+) -> None:
+    e2e, disk = on_small_disk
+    seed_open(e2e, 3)
+    assert_ok(e2e.reconcile())  # bootstrap: the first rotation also makes the reserve
+
+    process, log = _rotation_during_which_the_disk_fills(e2e, disk, also_lose_the_reserve=False)
+    process.wait(timeout=180)
+    assert [e["cause"] for e in named(log, "token_space_reserve_released")] == ["DiskFull"]
+    assert len(named(log, "oauth_token_saved_from_reserve")) == 1
+    assert named(log, "oauth_token_lost") == []
+
+    disk.free()
+    _next_runs_sync_without_login(e2e)
+
+
+def test_a_rotated_token_held_in_memory_is_saved_once_space_returns(
+    on_small_disk: tuple[E2E, SmallDisk],
+) -> None:
+    e2e, disk = on_small_disk
+    seed_open(e2e, 3)
+    assert_ok(e2e.reconcile())
+
+    process, log = _rotation_during_which_the_disk_fills(e2e, disk, also_lose_the_reserve=True)
     wait_for(
-        lambda: all(e2e.submission(c)["internalReference"] for c in codes),
-        timeout=90,
-        what="the start-up backfill",
+        lambda: bool(named(log, "oauth_token_not_saved")),
+        timeout=60,
+        what="syncd to report the unsaved token",
     )
-    return daemon, log
+    (not_saved,) = named(log, "oauth_token_not_saved")
+    assert not_saved["cause"] == "DiskFull"
+    assert str(not_saved["error"]).startswith(f"the disk is full: no space left in {disk.path}")
+    disk.free()  # an operator frees space while syncd still holds the pair in memory
+    process.wait(timeout=180)
+    assert len(named(log, "oauth_token_saved")) == 1
+    assert named(log, "oauth_token_lost") == []
+
+    _next_runs_sync_without_login(e2e)
 
 
-def _polls_between(log: Path, cycle: str, start: float, end: float) -> int:
-    count = 0
-    for event in log_events(log):
-        if event.get("event") != "cycle_done" or event.get("cycle") != cycle:
-            continue
-        at = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
-        if start < at <= end:
-            count += 1
-    return count
+# -- clear causes ------------------------------------------------------------------------
 
 
-def _propagates(
-    log: Path, cycle: str, edit: Callable[[], None], arrived: Callable[[], bool], what: str
-) -> int:
-    """Make the edit, wait for its effect; the polls of ``cycle`` that ended in between."""
-    started = time.time()
-    edit()
-    wait_for(arrived, timeout=60, what=what)
-    return _polls_between(log, cycle, started, time.time())
+@pytest.fixture
+def e2e(tmp_path: Path, sqlite_url: str) -> Iterator[E2E]:
+    yield from e2e_world(tmp_path, sqlite_url)
 
 
-def test_a_submission_dated_2099_does_not_freeze_intigriti_polling(e2e: E2E) -> None:
-    codes = seed_open(e2e, 4)
-    assert_ok(e2e.reconcile())
-    control = e2e.world.intigriti.control
-    # a researcher's submission arrives with a timestamp from a broken clock
-    control.seed_submission(
-        e2e.world.programs[0], status="Triage", updated_at=YEAR_2099, created_at=YEAR_2099
-    )
-    daemon, log = _start_daemon(e2e, codes)
+def test_a_database_locked_by_another_process_is_named(e2e: E2E) -> None:
+    assert_ok(e2e.syncd("db", "upgrade"))
+    e2e.rewrite_config({"database": {"busy_timeout_seconds": 1}})
+    holder = sqlite3.connect(e2e.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # e.g. an sqlite3 shell with a write transaction open
     try:
-        watermark = e2e.query("SELECT watermark FROM cursors WHERE source = 'intigriti'")
-        assert str(watermark[0]["watermark"])[:4] != "2099"
-        polls = _propagates(
-            log,
-            "intigriti",
-            lambda: control.edit_submission(codes[1], severity="Critical"),
-            lambda: e2e.issue_of(codes[1])["priority"] == "Highest",
-            "the edit after the 2099 submission to reach Jira",
-        )
-        assert polls <= 2
-        fresh = e2e.world.report(severity="Low")
-        wait_for(
-            lambda: bool(e2e.submission(fresh)["internalReference"]),
-            timeout=60,
-            what="a new submission to get its issue",
-        )
+        result = e2e.syncd("db", "upgrade", timeout=30)
     finally:
-        stop_all([daemon])
-    warnings = [e for e in log_events(log) if e.get("event") == "future_timestamp"]
-    assert len({e["item"] for e in warnings}) == 1  # logged once for that submission
-    status = e2e.syncd("status")
-    assert "future timestamps: 1 (" in status.stdout, status.stdout
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "syncd: the database is locked" in result.stderr
+    assert "busy_timeout_seconds (1 s)" in result.stderr
+    assert "while upgrading the database schema" in result.stderr
+    assert_ok(e2e.syncd("db", "upgrade"))
 
 
-def test_intigritis_clock_going_back_an_hour_loses_no_edit(e2e: E2E) -> None:
-    codes = seed_open(e2e, 4)
-    daemon, log = _start_daemon(e2e, codes)
-    control = e2e.world.intigriti.control
-    try:
-        # a recent edit brings the watermark up to the present ...
-        control.edit_submission(codes[1], severity="Critical")
-        wait_for(
-            lambda: e2e.issue_of(codes[1])["priority"] == "Highest",
-            timeout=60,
-            what="the first edit",
-        )
-        # ... then the server's clock jumps back an hour: later edits carry earlier times
-        control.set_clock_offset(-3600)
-        polls = _propagates(
-            log,
-            "intigriti",
-            lambda: control.edit_submission(codes[2], severity="Critical"),
-            lambda: e2e.issue_of(codes[2])["priority"] == "Highest",
-            "an edit made after Intigriti's clock went back to reach Jira",
-        )
-        assert polls <= 2
-    finally:
-        stop_all([daemon])
-    assert any(e.get("event") == "clock_went_back" for e in log_events(log))
-
-
-def test_jiras_clock_going_back_an_hour_loses_no_edit(e2e: E2E) -> None:
-    codes = seed_open(e2e, 4)
-    daemon, log = _start_daemon(e2e, codes)
-    jira = e2e.world.jira.control
-    try:
-        jira.configure(clock_offset_seconds=-3600)
-        wait_for(
-            lambda: _polls_between(log, "jira", time.time() - 60, time.time()) > 0,
-            timeout=30,
-            what="a Jira poll",
-        )
-        key = str(e2e.submission(codes[0])["internalReference"])
-        polls = _propagates(
-            log,
-            "jira",
-            lambda: jira.set_status(key, "Done", resolution="Done"),
-            lambda: e2e.submission(codes[0])["status"] == "Closed",
-            "a Jira edit made after Jira's clock went back to reach Intigriti",
-        )
-        assert polls <= 2
-    finally:
-        stop_all([daemon])
-
-
-STATES_WITHOUT_DUPLICATE = """
-[[mapping.states]]
-name = "new"
-intigriti = ["Triage", "Pending"]
-jira = ["To Do"]
-intigriti_writable = false
-
-[[mapping.states]]
-name = "accepted"
-intigriti = ["Accepted"]
-jira = ["In Progress", "In Review"]
-
-[[mapping.states]]
-name = "closed:resolved"
-intigriti = ["Closed/Resolved"]
-jira = ["Done"]
-jira_resolution = "Done"
-
-[[mapping.states]]
-name = "closed:other"
-intigriti = ["Closed/Duplicate", "Closed/Informative", "Closed/Out of scope", "Closed/Spam",
-             "Closed/Not applicable", "Closed/Accepted risk"]
-jira = ["Won't Do"]
-jira_resolution = "Won't Do"
-"""
-
-
-def test_an_unmapped_jira_status_is_reported_and_fails_the_reconcile(e2e: E2E) -> None:
-    codes = seed_open(e2e, 3)
-    # the team's mapping leaves Jira's "Duplicate" status out
-    with e2e.config.open("a") as config:
-        config.write(STATES_WITHOUT_DUPLICATE)
-    assert_ok(e2e.reconcile())
-    key = str(e2e.submission(codes[0])["internalReference"])
-    before = e2e.submission(codes[0])
-    e2e.world.jira.control.set_status(key, "Duplicate", resolution="Duplicate")
-    e2e.world.jira.control.settle_search()
+def test_a_rate_limited_token_endpoint_is_named(e2e: E2E) -> None:
+    seed_open(e2e, 2)
+    e2e.world.intigriti.control.rate_limit_storm(50, retry_after=30, route="POST /connect/token")
     result = e2e.reconcile()
-    assert result.returncode == 1, result.stdout
-    assert f"unmapped {codes[0]}: status: Jira status 'Duplicate' is not in the mapping" in (
-        result.stdout
-    )
-    status = e2e.syncd("status")
-    assert "unmapped: 1" in status.stdout
-    assert f"{codes[0]} [{key}]: status: Jira status 'Duplicate'" in status.stdout
-    # nothing was written to Intigriti for it
-    after = e2e.submission(codes[0])
-    assert (after["status"], after["closeReason"]) == (before["status"], before["closeReason"])
-    # logged once, as a warning: the second pass finds the same value and stays quiet
-    e2e.reset_counters()
-    again = e2e.reconcile()
-    assert again.returncode == 1
-    assert again.stderr.count('"value_unmapped"') == 0
-    assert result.stderr.count('"value_unmapped"') == 1
-    # a human moves the issue to a mapped status: the link is whole again
-    e2e.world.jira.control.set_status(key, "Done", resolution="Done")
-    e2e.world.jira.control.settle_search()
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "the Intigriti token endpoint is rate limiting syncd (HTTP 429)" in output
+    assert "no access_token" not in output
+    # a 429 spends nothing: once the endpoint answers again, the next run needs no login
+    e2e.world.intigriti.control.clear_faults()
     assert_ok(e2e.reconcile())
-    assert "unmapped: 0" in e2e.syncd("status").stdout
-    assert e2e.submission(codes[0])["status"] == "Closed"
 
 
-def test_the_daemon_waits_out_a_jira_outage_at_start_and_then_syncs(e2e: E2E) -> None:
-    codes = seed_open(e2e, 3)
-    polls = {"poll_interval_seconds": POLL, "jira_poll_interval_seconds": POLL}
-    e2e.rewrite_config({"sync": polls})
-    jira = e2e.world.jira.control
-    jira.fail_next("*", count=100_000, status=503)  # Jira answers nothing but 503
+def test_sighup_stops_the_daemon_cleanly(e2e: E2E) -> None:
+    seed_open(e2e, 2)
     log = e2e.workdir / "daemon.log"
     daemon = e2e.popen("run", log=log)
     try:
-        wait_for(
-            lambda: sum(e.get("event") == "startup_check_failed" for e in log_events(log)) >= 3,
-            timeout=60,
-            what="the daemon to retry its start-up checks",
-        )
-        assert daemon.poll() is None, "a Jira outage must not end the daemon"
-        status = e2e.syncd("status")
-        assert "starting (waiting for the start-up checks)" in status.stdout, status.stdout
-        assert e2e.issues() == []
-        jira.clear_faults()  # Jira is back
-        wait_for(
-            lambda: all(e2e.submission(c)["internalReference"] for c in codes),
-            timeout=120,
-            what="the backfill once Jira answers",
-        )
+        wait_for(lambda: bool(named(log, "daemon_started")), timeout=60, what="the daemon")
     finally:
-        stop_all([daemon])
-    assert daemon.returncode == 0
-    events = [e.get("event") for e in log_events(log)]
-    assert "startup_checks_passed" in events and "leader_lease_acquired" in events
-
-
-def test_the_one_shot_gives_up_on_an_unreachable_jira_after_its_budget(e2e: E2E) -> None:
-    seed_open(e2e, 2)
-    e2e.rewrite_config({"sync": {"startup_wait_seconds": 3}})
-    e2e.world.jira.control.fail_next("*", count=100_000, status=503)
-    result = e2e.reconcile()
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert f"Jira at {e2e.world.jira.base_url}" in result.stderr
-    assert "did not answer the start-up checks for 3 s" in result.stderr
-    assert e2e.issues() == []
-
-
-def test_a_missing_jira_project_is_a_configuration_error_naming_the_key(e2e: E2E) -> None:
-    e2e.rewrite_config({"jira": {"project": "NOPE"}})
-    result = e2e.syncd("run", "--reconcile", timeout=60)
-    assert result.returncode == 2
-    assert "jira.project: Jira project 'NOPE' does not exist" in result.stderr
+        daemon.send_signal(signal.SIGHUP)
+        daemon.wait(timeout=30)
+    assert daemon.returncode == 0, log.read_text()[-2000:]
+    assert [e["signal"] for e in named(log, "signal_received")] == ["SIGHUP"]
+    assert named(log, "daemon_stopped")
