@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from syncd.errors import RemoteError, TransientError
+from syncd.errors import RateLimited, RemoteError, TransientError
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,9 @@ def run_with_retries(
                     f" ({failures} attempts; last: {reason})",
                     system=target.system.lower(),
                 ) from None
-            wait = delay if remaining is None else min(delay, remaining)
+            # a 429 says how long to wait; other failures back off exponentially
+            step = max(exc.retry_after, FIRST_DELAY) if isinstance(exc, RateLimited) else delay
+            wait = step if remaining is None else min(step, remaining)
             log.warning(
                 "startup_check_failed",
                 target=str(target),
@@ -88,4 +90,5 @@ def run_with_retries(
             on_retry(reason)
             if stop.wait(wait):
                 raise Interrupted from None
-            delay = min(delay * 2, MAX_DELAY)
+            if not isinstance(exc, RateLimited):
+                delay = min(delay * 2, MAX_DELAY)

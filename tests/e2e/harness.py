@@ -135,7 +135,8 @@ def _merge(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "read_rate_per_minute": TEST_READ_RATE,
             "write_rate_per_minute": TEST_WRITE_RATE,
         },
-        "sync": {"create_settle_seconds": 1, "overlap_seconds": 5},
+        # a one-shot gives a Jira that fails its start-up checks 10 s, not the default 120
+        "sync": {"create_settle_seconds": 1, "overlap_seconds": 5, "startup_wait_seconds": 10},
         "logging": {"level": "info", "format": "json"},
     }
     for section, values in overrides.items():

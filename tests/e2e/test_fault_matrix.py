@@ -31,7 +31,6 @@ class Row:
     name: str
     arm: Callable[[E2E], None]
     config: dict[str, dict[str, object]] | None = None
-    postgres_only: bool = False
 
 
 def _intigriti(e2e: E2E):  # type: ignore[no-untyped-def]
@@ -69,8 +68,9 @@ ROWS = (
     ),
     Row("intigriti truncated bodies", lambda e: _intigriti(e).truncate_next(8, route=API)),
     Row("jira truncated bodies", lambda e: _jira(e).malformed("*", 8)),
-    Row("postgresql backends terminated", lambda e: None, postgres_only=True),
 )
+#: PostgreSQL only: every session of syncd's database terminated again and again
+TERMINATED = Row("postgresql backends terminated", lambda e: None)
 
 
 class BackendKiller:
@@ -114,6 +114,11 @@ def e2e(tmp_path: Path, database_url: str) -> Iterator[E2E]:
     yield from e2e_world(tmp_path, database_url)
 
 
+@pytest.fixture
+def pg_e2e(tmp_path: Path, postgres_database: str) -> Iterator[E2E]:
+    yield from e2e_world(tmp_path, postgres_database)
+
+
 def _until_clean(e2e: E2E, attempts: int = 8) -> None:
     result = e2e.reconcile()
     for _ in range(attempts):
@@ -126,12 +131,20 @@ def _until_clean(e2e: E2E, attempts: int = 8) -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 def test_no_duplicate_and_no_lost_update_under(e2e: E2E, row: Row) -> None:
-    if row.postgres_only and not e2e.database_url.startswith("postgresql"):
-        pytest.skip("terminating server sessions needs PostgreSQL")
+    _run_row(e2e, row, killer=None)
+
+
+@pytest.mark.postgres
+def test_no_duplicate_and_no_lost_update_with_database_sessions_terminated(
+    pg_e2e: E2E,
+) -> None:
+    _run_row(pg_e2e, TERMINATED, killer=BackendKiller(pg_e2e.database_url))
+
+
+def _run_row(e2e: E2E, row: Row, *, killer: BackendKiller | None) -> None:
     codes = seed_open(e2e, 40)
     if row.config:
         e2e.rewrite_config(row.config)
-    killer = BackendKiller(e2e.database_url) if row.postgres_only else None
     with killer if killer is not None else contextlib.nullcontext():
         row.arm(e2e)
         e2e.reconcile()  # the backfill, under the fault: it may fail some items
