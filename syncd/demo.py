@@ -16,14 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from syncd.app import open_repository
 from syncd.daemon import Daemon
 from syncd.logging import configure_logging
 from syncd.settings import load_settings
 from syncd.simulators.world import World, start_world
 from syncd.status import gather, render_text
 from syncd.store.repository import Repository
-from syncd.wiring import Runtime, build_runtime
+from syncd.wiring import Runtime, build_runtime, open_repository
 
 Say = Callable[[str], None]
 
