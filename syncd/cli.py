@@ -7,6 +7,7 @@ Exit codes: 0 success (every item converged); 1 some item failed or is blocked;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -276,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`syncd status | head -3`): nothing more to tell it, and
+        # Python's flush at exit must not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as exc:  # a bug: report it through the redacting log, not a raw traceback
         log.exception("unexpected_error", error_type=type(exc).__name__)
         print(f"syncd: unexpected {type(exc).__name__}; see the log for details", file=sys.stderr)

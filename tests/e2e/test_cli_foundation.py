@@ -212,3 +212,23 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert result.returncode == 0
     assert "usage: syncd" in result.stdout
     assert len(result.stdout.splitlines()) > 3
+
+
+def test_a_closed_pipe_is_not_an_error_report(tmp_path: Path) -> None:
+    """`syncd status | head -1`: the reader leaves early; syncd must not report a bug."""
+    config = tmp_path / "config.toml"
+    shutil.copy(EXAMPLE, config)
+    assert syncd("--config", str(config), "db", "upgrade").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "--config", str(config), "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before syncd writes a byte
+    error = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "unexpected" not in error
+    assert "Traceback" not in error
