@@ -257,8 +257,8 @@ def init(
         print(f"  empty, put the value in: {secret.absolute()}")
     shown = "" if config_path is None else f" --config {path}"
     print("next:")
-    print(f"  syncd{shown} auth login               authorize syncd at Intigriti")
-    print(f"  syncd{shown} run --reconcile --dry-run  see what a first pass would do")
+    print(f"  syncd{shown} auth login                  (authorize syncd at Intigriti)")
+    print(f"  syncd{shown} run --reconcile --dry-run   (see what a first pass would do)")
     return EXIT_OK
 
 

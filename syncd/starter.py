@@ -139,7 +139,7 @@ def ask(answers: Answers, ask_text: Ask, ask_secret: AskSecret) -> Answers:
     deployment: Deployment = answers.jira_deployment
     if not answers.jira_url:
         cloud = ".atlassian.net" in url or not url
-        reply = ask_text("Jira Cloud or Data Center? [cloud/datacenter]", "cloud" if cloud else "")
+        reply = ask_text("Jira Cloud or Data Center (cloud/datacenter)", "cloud" if cloud else "")
         deployment = "datacenter" if reply.strip().lower().startswith("d") else "cloud"
     email = answers.jira_email
     if deployment == "cloud" and not email:
@@ -166,7 +166,7 @@ def ask(answers: Answers, ask_text: Ask, ask_secret: AskSecret) -> Answers:
     }
     for name in filled.secret_files:
         if name not in secrets:
-            value = ask_secret(f"{labels[name]} (not shown; Enter to fill in later)")
+            value = ask_secret(f"{labels[name]} (not shown; Enter to fill in later): ")
             if value.strip():
                 secrets[name] = value.strip()
     return replace(filled, secrets=secrets)

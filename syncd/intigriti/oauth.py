@@ -33,7 +33,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from authlib.integrations.httpx_client import OAuth2Client
 
-from syncd.errors import CredentialError, MalformedResponse, TransientError, Unreachable
+from syncd.errors import CredentialError, MalformedResponse, TransientError
 from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.tokens import TokenStore
 from syncd.logging import register_secret
@@ -336,8 +336,7 @@ class OAuthSession:
             # After a sent refresh the server may have rotated: if so, the next refresh
             # fails with invalid_grant and the operator gets the login hint.
             where = f"the Intigriti token endpoint {safe_url(self._options.token_url)}"
-            error_type = Unreachable if isinstance(exc, httpx.ConnectError) else TransientError
-            raise error_type(
+            raise TransientError(
                 f"cannot reach {where}: {connection_cause(exc)}; check intigriti.token_url",
                 system=SYSTEM,
                 route=TOKEN_ROUTE,
