@@ -43,8 +43,6 @@ def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-
-
 def open_repository(settings: Settings, *, upgrade: bool) -> Repository:
     """The repository; with ``upgrade`` the schema is created or upgraded first.
 
