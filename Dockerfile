@@ -1,12 +1,17 @@
 # syncd container: `docker run -v syncd-data:/var/lib/syncd -e SYNCD_... syncd` runs the daemon.
-FROM python:3.12-slim AS build
+# Python 3.11 is the version CI tests (.ci/run). Every dependency is pinned by
+# requirements/container.txt (regenerate it with `bash .ci/lock`), so rebuilds are
+# reproducible. The image has PostgreSQL support.
+FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE alembic.ini ./
+COPY requirements/container.txt ./requirements/container.txt
 COPY syncd ./syncd
 COPY migrations ./migrations
-RUN python -m pip install --no-cache-dir --prefix=/install .
+RUN python -m pip install --no-cache-dir --prefix=/install \
+        -c requirements/container.txt ".[postgres]"
 
-FROM python:3.12-slim
+FROM python:3.11-slim
 RUN groupadd --system syncd && useradd --system --gid syncd --home-dir /var/lib/syncd syncd \
     && mkdir -p /var/lib/syncd && chown syncd:syncd /var/lib/syncd
 COPY --from=build /install /usr/local

@@ -31,11 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from syncd.app import open_repository
 from syncd.logging import configure_logging
 from syncd.settings import load_settings
 from syncd.simulators.world import World, start_world
-from syncd.wiring import build_runtime
+from syncd.wiring import build_runtime, open_repository
 
 OPEN_STATUSES = ("Triage", "Pending", "Accepted")
 SEVERITIES = ("Low", "Medium", "High", "Critical", "Exceptional")

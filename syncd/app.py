@@ -3,57 +3,64 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
+import os
 import sys
 import threading
-from dataclasses import asdict
 from datetime import timedelta
+from pathlib import Path
 
+import rich.console
 import rich.progress
 import structlog
 
+from syncd import starter
 from syncd.daemon import Daemon, Supervisor, install_signal_handlers
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, CredentialError
 from syncd.intigriti.adapter import IntigritiAdapter
-from syncd.logging import configure_logging, register_secret
+from syncd.logging import configure_logging, logs_above_live_display, register_secret
 from syncd.presence import Presence
-from syncd.settings import Settings, load_settings
+from syncd.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
+from syncd.starter import Answers
 from syncd.startup import Interrupted, Target, run_with_retries
-from syncd.status import gather, render_json, render_text
+from syncd.status import (
+    SCHEMA_HINT,
+    format_instant,
+    gather,
+    render_json,
+    render_text,
+    render_token_status,
+)
 from syncd.store.instances import new_instance_id
 from syncd.store.lease import leader_lease
-from syncd.store.repository import Repository
 from syncd.sync.engine import Progress
 from syncd.sync.executor import Summary
 from syncd.wiring import (
+    NoDatabase,
     Runtime,
     build_runtime,
     claim_terms,
     intigriti_options,
+    open_repository,
+    require_sync_settings,
     takeover_check_seconds,
     validate_against_jira,
 )
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_CONFIG = 2
 
 
-def bootstrap(config_path: str | None) -> Settings:
+def bootstrap(config_path: str | None, *, sync: bool = False) -> Settings:
+    """Settings, logging and secret masking; with ``sync``, also check that everything a
+    sync run needs is configured, before anything (a database) is created."""
     settings = load_settings(config_path)
     configure_logging(settings.logging.level, settings.logging.format)
     register_secret(*settings.secret_values())
+    if sync:
+        require_sync_settings(settings)
     return settings
-
-
-def open_repository(settings: Settings, *, upgrade: bool) -> Repository:
-    key = settings.database.token_key
-    repository = Repository(
-        settings.database.url,
-        token_key=key.get_secret_value() if key is not None else None,
-        busy_timeout_seconds=settings.database.busy_timeout_seconds,
-    )
-    if upgrade:
-        repository.upgrade()
-    return repository
 
 
 def db_upgrade(config_path: str | None) -> int:
@@ -67,6 +74,7 @@ def db_upgrade(config_path: str | None) -> int:
 
 
 def status(config_path: str | None, *, as_json: bool) -> int:
+    """Read-only: never creates a database (a missing one is NoDatabase, exit 2)."""
     settings = bootstrap(config_path)
     repository = open_repository(settings, upgrade=False)
     try:
@@ -76,20 +84,27 @@ def status(config_path: str | None, *, as_json: bool) -> int:
     finally:
         repository.close()
     print(render_json(report) if as_json else render_text(report))
-    return EXIT_OK
+    return EXIT_OK if report.schema_current else EXIT_CONFIG
 
 
 def _progress_reporter(stack: contextlib.ExitStack) -> Progress:
-    """A rich progress bar on a terminal; structured progress events otherwise."""
+    """A rich progress bar on a terminal; structured progress events otherwise.
+
+    While the bar shows, log lines below WARNING stay off the terminal and the others are
+    printed above the bar (through its console), never into it.
+    """
     if sys.stderr.isatty():
+        console = rich.console.Console(stderr=True)
         bar = rich.progress.Progress(
             rich.progress.TextColumn("reconcile"),
             rich.progress.BarColumn(),
             rich.progress.MofNCompleteColumn(),
             rich.progress.TimeRemainingColumn(),
+            console=console,
             transient=True,
         )
         stack.enter_context(bar)
+        stack.enter_context(logs_above_live_display(console))
         task = bar.add_task("reconcile", total=None)
 
         def on_tty(done: int, total: int, code: str) -> None:
@@ -158,7 +173,7 @@ def _describe_company(presence: Presence) -> str:
 
 
 def reconcile(config_path: str | None, *, dry_run: bool) -> int:
-    settings = bootstrap(config_path)
+    settings = bootstrap(config_path, sync=True)
     repository = open_repository(settings, upgrade=not dry_run)
     if dry_run and not repository.is_current():
         repository.close()
@@ -221,7 +236,7 @@ def _start_up_checks(
 
 
 def run_daemon(config_path: str | None) -> int:
-    settings = bootstrap(config_path)
+    settings = bootstrap(config_path, sync=True)
     repository = open_repository(settings, upgrade=True)
     stop = threading.Event()
     presence = Presence(
@@ -285,10 +300,23 @@ def auth_login(config_path: str | None) -> int:
         print("Open this URL in a browser, log in and approve syncd:\n")
         print(f"  {request.authorize_url}\n")
         print("Then paste the full URL the browser was redirected to:")
-        redirected = input("> ").strip()
+        try:
+            redirected = input("> ").strip()
+        except EOFError:
+            raise CredentialError(
+                "no URL was pasted (the input ended): run `syncd auth login` at a terminal, "
+                "and paste the URL the browser was sent to after approving"
+            ) from None
+        if not redirected:
+            raise CredentialError(
+                "nothing was pasted: run `syncd auth login` again and paste the full URL the "
+                "browser was sent to after approving"
+            )
         token = adapter.complete_login(request, redirected)
-        expires = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
-        print(f"logged in; access token expires {expires}; scopes: {token.scope or '-'}")
+        print(
+            f"logged in; access token expires {format_instant(token.expires_at)}; "
+            f"scopes: {token.scope or '-'}"
+        )
         return EXIT_OK
     finally:
         adapter.close()
@@ -296,17 +324,63 @@ def auth_login(config_path: str | None) -> int:
 
 
 def auth_status(config_path: str | None) -> int:
+    """Read-only: shows the token state; never creates a database."""
     settings = bootstrap(config_path)
-    repository = open_repository(settings, upgrade=True)
-    adapter = IntigritiAdapter(intigriti_options(settings), repository.token_store())
+    if settings.intigriti.access_token is not None:
+        print(render_token_status(None, static=True))
+        return EXIT_OK
     try:
-        state = adapter.token_status()
-        for key, value in asdict(state).items():
-            print(f"{key}: {value}")
+        repository = open_repository(settings, upgrade=False)
+    except NoDatabase as exc:
+        print(render_token_status(None, static=False, missing=str(exc)))
+        return EXIT_FAILED
+    try:
+        if not repository.is_current():
+            print(render_token_status(None, static=False, missing=SCHEMA_HINT))
+            return EXIT_FAILED
+        adapter = IntigritiAdapter(intigriti_options(settings), repository.token_store())
+        try:
+            state = adapter.token_status()
+        finally:
+            adapter.close()
+        print(render_token_status(state, static=False))
         return EXIT_OK if state.has_token else EXIT_FAILED
     finally:
-        adapter.close()
         repository.close()
+
+
+def init(
+    config_path: str | None, answers: Answers, *, interactive: bool, force: bool
+) -> int:
+    """Write a starter config.toml (and its secrets folder), asking when at a terminal."""
+    path = Path(config_path or os.environ.get("SYNCD_CONFIG") or DEFAULT_CONFIG_PATH)
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists already: pass --force to overwrite it")
+    if interactive:
+        print(f"Writing {path.absolute()}; press Enter to leave a value for later.")
+        answers = starter.ask(answers, _ask_text, getpass.getpass)
+    empty = starter.write(path, answers, force=force)
+    load_settings(str(path))  # what we wrote must load: a failure here is a bug
+    print(f"wrote {path.absolute()}")
+    print(f"wrote {(path.parent / starter.SECRETS_DIR).absolute()}/ (mode 0700, files 0600)")
+    for secret in empty:
+        print(f"  empty, put the value in: {secret.absolute()}")
+    shown = "" if config_path is None else f" --config {path}"
+    print("next:")
+    print(f"  syncd{shown} auth login                  (authorize syncd at Intigriti)")
+    print(f"  syncd{shown} run --reconcile --dry-run   (see what a first pass would do)")
+    return EXIT_OK
+
+
+def _ask_text(question: str, default: str) -> str:
+    shown = f" [{default}]" if default else ""
+    try:
+        reply = input(f"{question}{shown}: ").strip()
+    except EOFError:
+        raise ConfigError(
+            "the input ended: pass the values as flags (see `syncd init --help`)"
+        ) from None
+    return reply or default
 
 
 def demo(*, duration: float) -> int:
@@ -315,15 +389,11 @@ def demo(*, duration: float) -> int:
     return run_demo(duration=duration)
 
 
-def simulator(system: str, port: int) -> int:
+def simulator(system: str, port: int, *, seed: int) -> int:
+    from syncd.simulators import standalone
+
     if system == "intigriti":
-        from syncd.simulators.intigriti import IntigritiSimulatorOptions
-        from syncd.simulators.intigriti import serve as serve_intigriti
-
-        serve_intigriti(port, IntigritiSimulatorOptions())
+        standalone.run_intigriti(port, seed, sys.stdout)
     else:
-        from syncd.simulators.jira import JiraSimulatorOptions
-        from syncd.simulators.jira import serve as serve_jira
-
-        serve_jira(port, JiraSimulatorOptions())
+        standalone.run_jira(port, seed, sys.stdout)
     return EXIT_OK

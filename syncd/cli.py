@@ -7,6 +7,7 @@ Exit codes: 0 success (every item converged); 1 some item failed or is blocked;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -22,22 +23,59 @@ EXIT_CONFIG = 2
 Handler = Callable[[argparse.Namespace], int]
 
 
+CONFIG_HELP = "config file (default: $SYNCD_CONFIG, then ./config.toml)"
+
+
+def _config_option() -> argparse.ArgumentParser:
+    """``--config`` for a subcommand, so it works after the command name too.
+
+    SUPPRESS as the default keeps a ``--config`` given before the command when none is
+    given after it.
+    """
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    return parent
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="syncd",
         description="Keep Intigriti submissions and Jira issues in two-way sync.",
     )
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        default=None,
-        help="config file (default: $SYNCD_CONFIG, then ./config.toml)",
-    )
+    parser.add_argument("--config", metavar="PATH", default=None, help=CONFIG_HELP)
+    config = [_config_option()]
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    init = commands.add_parser(
+        "init",
+        parents=config,
+        help="write a commented starter config.toml and its secrets folder",
+        description=(
+            "Write a commented starter config.toml (at --config, $SYNCD_CONFIG or "
+            "./config.toml) and a secrets/ folder beside it (0700) holding one file per "
+            "secret (0600). At a terminal, asks for every value not given as a flag "
+            "(secrets without echo); --no-input asks nothing."
+        ),
+    )
+    init.add_argument("--jira-url", default="", metavar="URL", help="the Jira site")
+    init.add_argument(
+        "--jira-deployment", choices=("cloud", "datacenter"), default="cloud", help="(cloud)"
+    )
+    init.add_argument("--jira-email", default="", metavar="EMAIL", help="Jira Cloud user")
+    init.add_argument("--jira-project", default="", metavar="KEY", help="project for new issues")
+    init.add_argument("--intigriti-client-id", default="", metavar="ID")
+    init.add_argument("--intigriti-redirect-uri", default="", metavar="URL")
+    init.add_argument(
+        "--database-url", default="sqlite:///syncd.db", metavar="URL", help="(sqlite:///syncd.db)"
+    )
+    init.add_argument("--no-input", action="store_true", help="ask nothing, even at a terminal")
+    init.add_argument("--force", action="store_true", help="overwrite an existing config file")
+    init.set_defaults(handler=_cmd_init)
 
     run = commands.add_parser(
         "run",
+        parents=config,
         help="run the daemon until SIGTERM/SIGINT/SIGHUP",
         description=(
             "Run the sync daemon (scheduled polls of both sides and a periodic full sweep) "
@@ -66,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     auth_commands = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
     login = auth_commands.add_parser(
         "login",
+        parents=config,
         help="authorize syncd (authorization code + PKCE)",
         description=(
             "Print the Intigriti authorize URL; open it in a browser, approve, then paste "
@@ -76,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     login.set_defaults(handler=_cmd_auth_login)
     auth_status = auth_commands.add_parser(
         "status",
+        parents=config,
         help="show the stored token's state (never the token)",
         description="Show whether a token is stored, when it expires, and its scopes.",
     )
@@ -83,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
+        parents=config,
         help="links, blocked items, conflicts, last cycles, quota use",
         description=(
             "Show link counts by state, blocked and parked items with reasons, recent "
@@ -96,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser(
         "upgrade",
+        parents=config,
         help="apply the schema migrations (Alembic)",
         description="Create or upgrade the database schema to the newest revision.",
     )
@@ -126,13 +168,47 @@ def _parser() -> argparse.ArgumentParser:
             system,
             help=f"the {system.capitalize()} simulator",
             description=(
-                f"Run the {system.capitalize()} simulator and print its base URL "
-                "(port 0 picks a free port)."
+                f"Run the {system.capitalize()} simulator on 127.0.0.1 until Ctrl-C. It "
+                "prints its base URL first, then its URLs and credentials and a config.toml "
+                "snippet that works unchanged (with the other simulator's snippet)."
             ),
         )
         one.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
+        if system == "intigriti":
+            seed_help = (
+                "start with N submissions in mixed states over two programs (default 12)"
+            )
+            default_seed = 12
+        else:
+            seed_help = "start with N human-made issues in SEC and APP (default 0)"
+            default_seed = 0
+        one.add_argument("--seed", type=_count, default=default_seed, metavar="N", help=seed_help)
         one.set_defaults(handler=_cmd_sim, system=system)
     return parser
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from syncd import app
+    from syncd.starter import Answers
+
+    answers = Answers(
+        jira_url=args.jira_url,
+        jira_deployment=args.jira_deployment,
+        jira_email=args.jira_email,
+        jira_project=args.jira_project,
+        intigriti_client_id=args.intigriti_client_id,
+        intigriti_redirect_uri=args.intigriti_redirect_uri,
+        database_url=args.database_url,
+    )
+    interactive = not args.no_input and sys.stdin.isatty()
+    return app.init(args.config, answers, interactive=interactive, force=args.force)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -178,7 +254,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from syncd import app
 
-    return app.simulator(args.system, args.port)
+    return app.simulator(args.system, args.port, seed=args.seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,11 +270,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except SyncdError as exc:
-        log.error("command_failed", error=str(exc), error_type=type(exc).__name__)
+        if not sys.stderr.isatty():
+            # for log collectors; on a terminal the line below says it once
+            log.error("command_failed", error=str(exc), error_type=type(exc).__name__)
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`syncd status | head -3`): nothing more to tell it, and
+        # Python's flush at exit must not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as exc:  # a bug: report it through the redacting log, not a raw traceback
         log.exception("unexpected_error", error_type=type(exc).__name__)
         print(f"syncd: unexpected {type(exc).__name__}; see the log for details", file=sys.stderr)

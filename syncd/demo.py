@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from syncd.app import open_repository
 from syncd.daemon import Daemon
 from syncd.logging import configure_logging
 from syncd.presence import Presence
@@ -25,7 +24,7 @@ from syncd.settings import load_settings
 from syncd.simulators.world import World, start_world
 from syncd.status import gather, render_text
 from syncd.store.repository import Repository
-from syncd.wiring import Runtime, build_runtime
+from syncd.wiring import Runtime, build_runtime, open_repository
 
 Say = Callable[[str], None]
 

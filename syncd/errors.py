@@ -2,7 +2,8 @@
 
 Adapters translate library and HTTP errors into these at their boundary, so the sync
 core, the CLI and the tests never see an ``httpx`` or ``jira`` exception. Messages never
-carry secrets: they name what was wrong (a key, a route, a submission code, a field).
+carry secrets: they name what was wrong (a key, a route, a submission code, a field) and,
+for a failed call, the URL, the cause and the config key to change.
 
     SyncdError
     ├── ConfigError            bad or missing configuration (exit 2)
@@ -16,6 +17,7 @@ carry secrets: they name what was wrong (a key, a route, a submission code, a fi
     ├── WriteWithdrawn         the caller took a write back just before it was sent
     └── RemoteError            an outside system (Intigriti or Jira) failed a call
         ├── TransientError     5xx, timeouts, dropped connections: worth retrying later
+        │   ├── Unreachable    no connection at all (refused, DNS, TLS, connect timeout)
         │   ├── RateLimited    429; ``retry_after`` seconds from the response
         │   └── AmbiguousWrite a write whose outcome is unknown (connection lost after sending)
         ├── NotFound           404
@@ -96,6 +98,13 @@ class RemoteError(SyncdError):
 
 class TransientError(RemoteError):
     """Temporary failure: a later attempt may succeed."""
+
+
+class Unreachable(TransientError):
+    """The connection was never established, so nothing was sent: safe to retry any call.
+
+    The message names the URL, the cause (refused, DNS, TLS, timeout) and the config key.
+    """
 
 
 class RateLimited(TransientError):

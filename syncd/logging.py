@@ -12,14 +12,16 @@ the standard-library loggers of httpx, urllib3 and the ``jira`` library. It mask
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any, Literal
 
 import structlog
+from rich.console import Console
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 MASK = "***"
@@ -135,6 +137,7 @@ def configure_logging(
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -156,6 +159,59 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+_HANDLER_NAME = "syncd"
+
+
+class _ConsoleLines:
+    """A text stream that hands whole lines to a rich console (which keeps a live display
+    such as a progress bar below them instead of writing into it)."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._console.out(line, highlight=False)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._console.out(self._pending, highlight=False)
+            self._pending = ""
+
+
+@contextlib.contextmanager
+def logs_above_live_display(console: Console, *, level: int = logging.WARNING) -> Iterator[None]:
+    """While a live display (a progress bar) owns the terminal, terminal log lines below
+    ``level`` are held back and the others are printed through ``console``, above it.
+
+    A log handler writing to the terminal itself would put its lines into the middle of
+    the bar. Logs that do not go to a terminal (a file, a pipe) are left alone.
+    """
+    handler = next(
+        (h for h in logging.getLogger().handlers if h.get_name() == _HANDLER_NAME), None
+    )
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    stream = handler.stream
+    isatty = getattr(stream, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        yield
+        return
+    previous_level = handler.level
+    handler.setStream(_ConsoleLines(console))
+    handler.setLevel(max(level, previous_level))
+    try:
+        yield
+    finally:
+        handler.setStream(stream)
+        handler.setLevel(previous_level)
 
 
 def redacted_copy(event: MutableMapping[str, Any]) -> dict[str, Any]:

@@ -1,46 +1,70 @@
 """Configuration: a TOML file, overridden by ``SYNCD_<SECTION>__<KEY>`` environment variables.
 
-Secrets may also come from files: every secret key ``x`` has an ``x_file`` twin, and when
-neither is set the value is looked up as a file named ``<section>_<key>`` (for example
-``intigriti_client_secret``) in systemd's ``$CREDENTIALS_DIRECTORY`` and then in Docker's
-``/run/secrets``. Settings are frozen; unknown or misspelled keys are rejected with a
-message naming the key and the file.
+The sources, highest priority first: environment variables, the TOML file (pydantic-settings'
+``TomlConfigSettingsSource``), then secret files found by name in systemd's
+``$CREDENTIALS_DIRECTORY`` and Docker's ``/run/secrets`` (pydantic-settings'
+``SecretsSettingsSource``; a file is named ``<section>_<key>``, e.g.
+``intigriti_client_secret``). Every secret key ``x`` also has an ``x_file`` twin naming a
+file to read it from; an ``x_file`` beats a file found in those directories.
+
+Relative paths written in the config file (``*_file`` keys, a SQLite database) are taken
+relative to the file's directory, so a config works from any working directory; a relative
+path in an environment variable is relative to the working directory, as a shell user
+expects. Settings are frozen; unknown or misspelled keys are rejected with a message naming
+the key and where it came from (the file, or the environment variable).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
+import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
 )
 
 from syncd.errors import ConfigError
+from syncd.intigriti.options import DEFAULT_SCOPES
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DOCKER_SECRETS_DIR = Path("/run/secrets")
+ENV_PREFIX = "SYNCD_"
+ENV_DELIMITER = "__"
+DEFAULT_DATABASE_URL = "sqlite:///syncd.db"
 
 
-def _secret_search_dirs() -> list[Path]:
-    dirs = []
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-    if credentials:
-        dirs.append(Path(credentials))
-    dirs.append(DOCKER_SECRETS_DIR)
-    return dirs
+class _DirectorySecret(str):
+    """A secret read from a credentials directory: it yields to an explicit ``x_file``."""
+
+    __slots__ = ()
 
 
 def _read_secret_file(path: Path, key: str) -> str:
     try:
-        return path.read_text(encoding="utf-8").strip()
+        return path.expanduser().read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror}") from None
 
@@ -52,7 +76,6 @@ class _Section(BaseModel):
 
     #: secret keys of this section; each has a ``<key>_file`` twin
     _secret_keys: ClassVar[tuple[str, ...]] = ()
-    _section_name: ClassVar[str] = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -62,17 +85,16 @@ class _Section(BaseModel):
         data = dict(data)
         for key in cls._secret_keys:
             file_key = f"{key}_file"
-            file_value = data.get(file_key)
-            if file_value:
-                if data.get(key):
+            value = data.get(key)
+            found_in_directory = isinstance(value, _DirectorySecret)
+            if data.get(file_key):
+                if value and not found_in_directory:
                     raise ValueError(f"set either {key} or {file_key}, not both")
-                data[key] = _read_secret_file(Path(file_value), file_key)
-            elif not data.get(key):
-                for directory in _secret_search_dirs():
-                    candidate = directory / f"{cls._section_name}_{key}"
-                    if candidate.is_file():
-                        data[key] = _read_secret_file(candidate, key)
-                        break
+                data[key] = _read_secret_file(Path(data[file_key]), file_key)
+            elif found_in_directory:
+                data[key] = str(value)
+            if data.get(key) == "":
+                data[key] = None  # an empty secret (or secret file) is no secret at all
         return data
 
     def secret_values(self) -> list[str]:
@@ -85,10 +107,9 @@ class _Section(BaseModel):
 
 
 class DatabaseSettings(_Section):
-    _section_name: ClassVar[str] = "database"
     _secret_keys: ClassVar[tuple[str, ...]] = ("token_key",)
 
-    url: str = "sqlite:///syncd.db"
+    url: str = DEFAULT_DATABASE_URL
     #: encrypts the stored OAuth tokens (any passphrase); see syncd/store/sealing.py
     token_key: SecretStr | None = None
     token_key_file: Path | None = None
@@ -98,7 +119,6 @@ class DatabaseSettings(_Section):
 
 
 class IntigritiSettings(_Section):
-    _section_name: ClassVar[str] = "intigriti"
     _secret_keys: ClassVar[tuple[str, ...]] = ("client_secret", "refresh_token", "access_token")
 
     api_url: str = "https://api.intigriti.com/external/company/v2.0"
@@ -112,6 +132,8 @@ class IntigritiSettings(_Section):
     refresh_token_file: Path | None = None
     access_token: SecretStr | None = None
     access_token_file: Path | None = None
+    #: OAuth scopes asked for at `syncd auth login`
+    scopes: tuple[str, ...] = Field(default=DEFAULT_SCOPES, min_length=1)
     programs: tuple[str, ...] = ()
     read_rate_per_minute: float = Field(default=600, gt=0)
     write_rate_per_minute: float = Field(default=200, gt=0)
@@ -119,7 +141,6 @@ class IntigritiSettings(_Section):
 
 
 class JiraSettings(_Section):
-    _section_name: ClassVar[str] = "jira"
     _secret_keys: ClassVar[tuple[str, ...]] = ("api_token", "personal_access_token")
 
     url: str = ""
@@ -190,34 +211,126 @@ class LoggingSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
-_toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
+# -- paths relative to the config file -------------------------------------------------------
+
+_SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the TOML file chosen by ``load_settings`` (lower priority than environment)."""
+def anchor_database_url(url: str, base: Path) -> str:
+    """A SQLite URL with a relative file path made relative to ``base`` (others unchanged)."""
+    match = _SQLITE_URL.match(url)
+    if match is None:
+        return url
+    path = match["path"]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return url
+    local = Path(path).expanduser()
+    if local.is_absolute():
+        return url
+    return f"{match['scheme']}{os.path.normpath(base / local)}{match['query'] or ''}"
+
+
+def _anchor_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The TOML data with its relative paths (``[section] *_file``, a SQLite
+    ``[database] url``) made relative to ``base``."""
+    result: dict[str, Any] = {}
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            result[section] = table
+            continue
+        values = dict(table)
+        for key, value in table.items():
+            if key.endswith("_file") and isinstance(value, str) and value:
+                local = Path(value).expanduser()
+                values[key] = str(local if local.is_absolute() else base / local)
+        if section == "database" and isinstance(values.get("url"), str):
+            values["url"] = anchor_database_url(values["url"], base)
+        result[section] = values
+    return result
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+#: the file ``load_settings`` reads (settings sources are built without arguments)
+_config_path: ContextVar[Path | None] = ContextVar("_config_path", default=None)
+
+
+class _ConfigFile(TomlConfigSettingsSource):
+    """The TOML file, with its relative paths anchored at its directory."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            data = super()._read_file(file_path)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{file_path}: cannot read config file: {exc.strerror}") from None
+        base = Path(str(file_path)).absolute().parent
+        return _anchor_paths(data, base)
+
+
+def _sections() -> dict[str, type[_Section]]:
+    sections = {}
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            sections[name] = annotation
+    return sections
+
+
+def _secret_file_names() -> dict[str, tuple[str, str]]:
+    """``intigriti_client_secret`` -> ("intigriti", "client_secret"), for every secret."""
+    return {
+        f"{section}_{key}": (section, key)
+        for section, model in _sections().items()
+        for key in model._secret_keys
+    }
+
+
+class _CredentialDirectories(PydanticBaseSettingsSource):
+    """Secrets as files named ``<section>_<key>`` in the credential directories.
+
+    ``SecretsSettingsSource`` looks files up by field name, so it reads them for a flat
+    model with one field per secret file name; the values are then put into their sections,
+    marked so that an explicit ``<key>_file`` of a higher source still wins.
+    """
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = _toml_path.get()
-        if path is None:
+        directories = [DOCKER_SECRETS_DIR]
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credentials:
+            directories.append(Path(credentials))  # the last directory wins a name clash
+        existing = [d for d in directories if d.is_dir()]
+        if not existing:
             return {}
-        try:
-            with path.open("rb") as handle:
-                return tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+        names = _secret_file_names()
+        flat_model = create_model(  # type: ignore[call-overload]
+            "SecretFiles",
+            __base__=BaseSettings,
+            **{name: (str | None, None) for name in names},
+        )
+        found = SecretsSettingsSource(flat_model, secrets_dir=existing, case_sensitive=True)()
+        nested: dict[str, dict[str, _DirectorySecret]] = {}
+        for name, value in found.items():
+            if isinstance(value, str) and value and name in names:
+                section, key = names[name]
+                nested.setdefault(section, {})[key] = _DirectorySecret(value)
+        return nested
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True,
         extra="forbid",
-        env_prefix="SYNCD_",
-        env_nested_delimiter="__",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
         case_sensitive=False,
     )
 
@@ -228,6 +341,8 @@ class Settings(BaseSettings):
     mapping: MappingSettings = MappingSettings()
     logging: LoggingSettings = LoggingSettings()
 
+    _config_file: Path | None = PrivateAttr(default=None)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -237,7 +352,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
+        return (
+            init_settings,
+            env_settings,
+            _ConfigFile(settings_cls, _config_path.get()),
+            _CredentialDirectories(settings_cls),
+        )
+
+    @property
+    def config_file(self) -> Path | None:
+        """The config file these settings were read from (None: defaults and environment)."""
+        return self._config_file
 
     def secret_values(self) -> list[str]:
         """Every secret value configured, for the log redaction processor."""
@@ -246,6 +371,9 @@ class Settings(BaseSettings):
             + self.intigriti.secret_values()
             + self.jira.secret_values()
         )
+
+
+# -- loading ---------------------------------------------------------------------------------
 
 
 def resolve_config_path(explicit: str | None) -> tuple[Path | None, bool]:
@@ -260,46 +388,192 @@ def resolve_config_path(explicit: str | None) -> tuple[Path | None, bool]:
     return None, False
 
 
+def no_config_file_hint() -> str:
+    return (
+        "no config file was found (none given with --config or $SYNCD_CONFIG, and no "
+        "./config.toml): `syncd init` writes one"
+    )
+
+
 def load_settings(explicit_path: str | None = None) -> Settings:
     """Load settings, raising ConfigError with a readable message on any problem."""
     path, explicit = resolve_config_path(explicit_path)
     if path is not None and explicit and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    token = _toml_path.set(path)
+    problems = _unknown_environment_sections()
+    if problems:
+        raise ConfigError("\n".join(problems))
+    token = _config_path.set(path)
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, path)) from None
+    except SettingsError:
+        # pydantic-settings could not decode a list or table given in the environment
+        problems = _undecodable_environment() or ["environment: a value could not be decoded"]
+        raise ConfigError("\n".join(problems)) from None
     finally:
-        _toml_path.reset(token)
+        _config_path.reset(token)
+    if path is not None and "url" not in settings.database.model_fields_set:
+        # the default SQLite file lives beside the config file, like every other path in it
+        database = settings.database.model_copy(
+            update={"url": anchor_database_url(DEFAULT_DATABASE_URL, path.absolute().parent)}
+        )
+        settings = settings.model_copy(update={"database": database})
+    settings._config_file = path.absolute() if path is not None else None
+    return settings
+
+
+# -- messages --------------------------------------------------------------------------------
+
+
+def _environment_name(loc: Sequence[str]) -> str | None:
+    """The environment variable that set ``loc``, as spelt in the environment."""
+    wanted = (ENV_PREFIX + ENV_DELIMITER.join(loc)).casefold()
+    return next((name for name in os.environ if name.casefold() == wanted), None)
+
+
+def _unknown_environment_sections() -> list[str]:
+    """``SYNCD_<SECTION>__<KEY>`` variables whose section does not exist.
+
+    pydantic-settings ignores a variable that matches no field, so a misspelt section
+    would silently do nothing. Variables without ``__`` are not settings (``SYNCD_CONFIG``)
+    unless they start with a section name, which is a likely single-underscore slip.
+    """
+    sections = list(Settings.model_fields)
+    problems = []
+    for name in sorted(os.environ):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if ENV_DELIMITER in rest:
+            section = rest.split(ENV_DELIMITER, 1)[0].lower()
+            if section not in sections:
+                close = difflib.get_close_matches(section, sections, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(
+                    f"environment variable {name}: unknown section {section!r}{hint}"
+                )
+            continue
+        for section in sections:
+            if rest.lower().startswith(f"{section}_"):
+                key = rest[len(section) + 1 :]
+                problems.append(
+                    f"environment variable {name}: not a setting; did you mean "
+                    f"{ENV_PREFIX}{rest[: len(section)]}{ENV_DELIMITER}{key}?"
+                )
+    return problems
+
+
+def _annotation_at(loc: Sequence[str]) -> Any:
+    current: Any = Settings
+    annotation: Any = None
+    for part in loc:
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return None
+        annotation = info.annotation
+        current = annotation
+    return annotation
+
+
+def _undecodable_environment() -> list[str]:
+    """``SYNCD_...`` variables for an array or a table whose value is not JSON."""
+    problems = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        loc = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_DELIMITER)]
+        annotation = _annotation_at(loc)
+        options = (annotation, *get_args(annotation))
+        complex_type = any(get_origin(option) in (tuple, list, dict) for option in options)
+        if not complex_type:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            problems.append(
+                f"environment variable {name}: {'.'.join(loc)}: expected JSON, e.g. "
+                f"{name}='[\"a\", \"b\"]' for an array or '{{\"a\": \"b\"}}' for a table"
+            )
+    return problems
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
     """Field names valid at ``loc`` (the parent of a rejected key), for suggestions."""
     current: Any = model
     for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
             return []
-        annotation = field.annotation
+        annotation = info.annotation
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         current = annotation
     return list(getattr(current, "model_fields", {}))
 
 
+def _source(path: Path | None, loc: Sequence[str]) -> str:
+    """Where the value at ``loc`` came from: the environment variable or the file."""
+    # the environment wins over the file, so it is asked first
+    for depth in range(len(loc), 0, -1):
+        name = _environment_name(loc[:depth])
+        if name is not None:
+            return f"environment variable {name}"
+    return str(path) if path is not None else "configuration"
+
+
+_TYPE_WORDS = {
+    "tuple_type": "an array (in TOML: [\"a\", \"b\"]; in an environment variable: JSON)",
+    "list_type": "an array (in TOML: [\"a\", \"b\"]; in an environment variable: JSON)",
+    "set_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "string_type": "a string",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _plain_message(error: Mapping[str, Any]) -> str:
+    """pydantic's wording turned into the words of a TOML file (never echoing the input)."""
+    kind = error["type"]
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected', '')}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "missing":
+        return "required, but not set"
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    message = str(error["msg"])
+    return message.replace("Input should be", "should be")
+
+
 def _describe_validation_error(exc: ValidationError, path: Path | None) -> str:
-    where = f"{path}" if path is not None else "configuration"
     lines = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
         dotted = ".".join(loc)
+        where = _source(path, loc)
         if error["type"] == "extra_forbidden":
             known = _known_keys(Settings, loc[:-1])
             close = difflib.get_close_matches(loc[-1], known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             lines.append(f"{where}: unknown key {dotted!r}{hint}")
         else:
-            # never echo the offending input: it may be a secret
-            lines.append(f"{where}: {dotted or 'value'}: {error['msg']}")
+            lines.append(f"{where}: {dotted or 'value'}: {_plain_message(error)}")
     return "\n".join(lines)

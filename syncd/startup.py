@@ -25,7 +25,7 @@ FIRST_DELAY = 1.0
 MAX_DELAY = 60.0
 
 
-class Unreachable(RemoteError):
+class StartupTimedOut(RemoteError):
     """An outside system stayed unreachable for the whole start-up budget."""
 
 
@@ -54,7 +54,7 @@ def run_with_retries(
 ) -> int:
     """Run ``check`` until it passes; returns the number of failed attempts before that.
 
-    ``budget_seconds`` None waits forever (the daemon); otherwise ``Unreachable`` after
+    ``budget_seconds`` None waits forever (the daemon); otherwise ``StartupTimedOut`` after
     that long. Any error that is not transient (a ConfigError, a 404 turned into one, a
     CredentialError) propagates at once: waiting would not change the answer.
     """
@@ -72,7 +72,7 @@ def run_with_retries(
             reason = f"{type(exc).__name__}: {exc}"
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise Unreachable(
+                raise StartupTimedOut(
                     f"{target} did not answer the start-up checks for {budget_seconds:g} s"
                     f" ({failures} attempts; last: {reason})",
                     system=target.system.lower(),

@@ -7,12 +7,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from syncd.intigriti.oauth import TokenStatus
 from syncd.logging import redacted_copy
 from syncd.store.instances import all_instances
 from syncd.store.repository import Repository
 
 #: an instance silent this long is shown as stale (the default instance timeout)
 STALE_AFTER = timedelta(seconds=30)
+SCHEMA_HINT = "database schema is missing or out of date: run `syncd db upgrade`"
+LOGIN_HINT = "run `syncd auth login` to authorize syncd"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,62 @@ class StatusReport:
 
 def _when(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
+
+
+def format_instant(value: datetime | None) -> str:
+    """``2026-12-01 20:04:06 UTC``, or ``never``."""
+    if value is None:
+        return "never"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(seconds: float) -> str:
+    """``1h 05m``, ``4m 10s``, ``12s``."""
+    whole = int(abs(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def render_token_status(
+    state: TokenStatus | None, *, static: bool, missing: str | None = None
+) -> str:
+    """What `syncd auth status` prints: key: value lines, never the token, and what to do."""
+    if static:
+        return "\n".join(
+            [
+                "mode: static (intigriti.access_token, never refreshed)",
+                "has_token: yes",
+                "expires: never",
+            ]
+        )
+    if state is None or not state.has_token:
+        lines = ["mode: oauth", "has_token: no"]
+        if missing:
+            lines.append(f"note: {missing}")
+        lines.append(f"next: {LOGIN_HINT}")
+        return "\n".join(lines)
+    expires = format_instant(state.expires_at)
+    if state.seconds_left is not None:
+        left = format_duration(state.seconds_left)
+        if state.seconds_left >= 0:
+            expires += f" (in {left})"
+        else:
+            expires += f" ({left} ago; refreshed when next used)"
+    lines = [
+        "mode: oauth",
+        "has_token: yes",
+        f"expires: {expires}",
+        f"has_refresh_token: {'yes' if state.has_refresh_token else 'no'}",
+        f"scopes: {state.scope or '-'}",
+    ]
+    if not state.has_refresh_token and state.expires_at is not None:
+        lines.append(f"next: when it expires, {LOGIN_HINT} again")
+    return "\n".join(lines)
 
 
 def gather(
@@ -141,7 +200,7 @@ def _printable(value: Any) -> Any:
 def render_text(report: StatusReport) -> str:
     data = _printable(redacted_copy(asdict(report)))
     if not report.schema_current:
-        return "database schema is missing or out of date: run `syncd db upgrade`"
+        return SCHEMA_HINT
     lines = []
     lines.extend(_instance_lines(data["instances"]))
     total = sum(report.links.values())

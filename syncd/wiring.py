@@ -11,10 +11,18 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from syncd.errors import ConfigError, NotFound, Rejected
+from syncd.errors import (
+    ConfigError,
+    CredentialError,
+    NotAllowed,
+    NotFound,
+    Rejected,
+    StoreError,
+)
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.intigriti.options import IntigritiOptions
-from syncd.settings import Settings
+from syncd.settings import Settings, no_config_file_hint
+from syncd.store.engine import missing_database
 from syncd.store.repository import ClaimTerms, Repository
 from syncd.sync.engine import Engine, EngineOptions
 from syncd.sync.executor import Executor, ExecutorOptions
@@ -33,8 +41,70 @@ from syncd.tracker.markup import escape_wiki
 from syncd.tracker.options import JiraOptions
 
 
+class NoDatabase(ConfigError, StoreError):
+    """A read-only command found no database to read (and created none): exit 2, since
+    the usual cause is a config pointing elsewhere or a first run still to do."""
+
+
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def open_repository(settings: Settings, *, upgrade: bool) -> Repository:
+    """The repository; with ``upgrade`` the schema is created or upgraded first.
+
+    Without ``upgrade`` (the read-only commands) a missing database is NoDatabase, and
+    nothing is created: opening a SQLite URL would leave an empty file behind.
+    """
+    if not upgrade:
+        reason = missing_database(settings.database.url)
+        if reason is not None:
+            if settings.config_file is None:
+                where = no_config_file_hint()
+            else:
+                where = f"if syncd has run before, check database.url in {settings.config_file}"
+            raise NoDatabase(
+                f"{reason}; `syncd db upgrade` (or `syncd run`) creates it\n  {where}"
+            )
+    key = settings.database.token_key
+    repository = Repository(
+        settings.database.url,
+        token_key=key.get_secret_value() if key is not None else None,
+        busy_timeout_seconds=settings.database.busy_timeout_seconds,
+    )
+    if upgrade:
+        repository.upgrade()
+    return repository
+
+
+def require_sync_settings(settings: Settings) -> None:
+    """ConfigError naming every key a sync run needs but lacks (and where it looked)."""
+    jira = settings.jira
+    intigriti = settings.intigriti
+    missing = []
+    if not jira.url:
+        missing.append("jira.url: the Jira site, e.g. https://example.atlassian.net")
+    if not jira.project and not settings.mapping.projects:
+        missing.append("jira.project: the key of the Jira project new issues go to")
+    if not jira.personal_access_token and not (jira.email and jira.api_token):
+        missing.append(
+            "jira.email and jira.api_token (Jira Cloud), or jira.personal_access_token "
+            "(Data Center)"
+        )
+    if intigriti.access_token is None and not intigriti.client_id:
+        missing.append(
+            "intigriti.client_id (and client_secret, redirect_uri; then `syncd auth login`), "
+            "or intigriti.access_token"
+        )
+    if missing:
+        where = (
+            no_config_file_hint()
+            if settings.config_file is None
+            else f"set in {settings.config_file}"
+        )
+        raise ConfigError(
+            "these settings are missing:\n  " + "\n  ".join(missing) + f"\n{where}"
+        )
 
 
 def build_mapping(settings: Settings) -> Mapping:
@@ -125,6 +195,7 @@ def intigriti_options(settings: Settings) -> IntigritiOptions:
         access_token=_secret(section.access_token),
         refresh_token=_secret(section.refresh_token),
         programs=section.programs,
+        scopes=section.scopes,
         read_rate_per_minute=section.read_rate_per_minute,
         write_rate_per_minute=section.write_rate_per_minute,
         timeout_seconds=section.timeout_seconds,
@@ -157,6 +228,25 @@ def _project_key(mapping: Mapping, project: str) -> str:
     return f"mapping.projects.{programs[0]}"
 
 
+def _without_bootstrap(options: IntigritiOptions, repository: Repository) -> IntigritiOptions:
+    """The options for a dry run, which must not exchange ``intigriti.refresh_token``.
+
+    Intigriti rotates refresh tokens: exchanging the configured one uses it up, and the new
+    pair has to be stored, which is a write. A stored token is refreshed as usual (without
+    storing its successor it would be lost).
+    """
+    if options.access_token is not None or options.refresh_token is None:
+        return options
+    if repository.token_store().load() is None:
+        raise CredentialError(
+            "a dry run writes nothing, but the database holds no Intigriti token yet, and "
+            "exchanging intigriti.refresh_token would use it up and store a new one. Run "
+            "`syncd auth login`, or one `syncd run --reconcile` without --dry-run, first."
+        )
+    return replace(options, refresh_token=None)
+
+
+
 def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
     """Every Jira project, issue type, status, priority and resolution named exists; every
     state is reachable.
@@ -173,10 +263,10 @@ def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
     for project in sorted(projects):
         try:
             schema = jira.describe_project(project)
-        except NotFound:
+        except (NotFound, NotAllowed) as exc:
             problems.append(
                 f"{_project_key(mapping, project)}: Jira project {project!r} does not exist"
-                " or the syncd user cannot see it"
+                f" or the syncd user cannot see it ({exc})"
             )
             continue
         except Rejected as exc:
@@ -293,8 +383,12 @@ def build_runtime(
     validate: bool = True,
     deferred_wait: timedelta = timedelta(0),
 ) -> Runtime:
+    require_sync_settings(settings)
     mapping = build_mapping(settings)
-    intigriti = IntigritiAdapter(intigriti_options(settings), repository.token_store())
+    options = intigriti_options(settings)
+    if dry_run:
+        options = _without_bootstrap(options, repository)
+    intigriti = IntigritiAdapter(options, repository.token_store())
     try:
         jira = JiraAdapter(jira_options(settings))
     except Exception:

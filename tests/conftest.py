@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 POSTGRES_ENV = "SYNCD_TEST_POSTGRES_URL"
@@ -29,6 +31,46 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
+@functools.cache
+def _postgres_problem(url: str) -> str | None:
+    """Why the PostgreSQL server at ``url`` cannot be used (asked once per session)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            return None
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        parsed = make_url(url)
+        if "does not exist" in reason and parsed.database:
+            host = parsed.host or "127.0.0.1"
+            user = f" -U {parsed.username}" if parsed.username else ""
+            return (
+                f"{POSTGRES_ENV} names database {parsed.database!r}, which does not exist:"
+                f" create it with `createdb -h {host}{user} {parsed.database}`"
+            )
+        return f"cannot connect to {POSTGRES_ENV} ({reason})"
+    finally:
+        engine.dispose()
+
+
+def _postgres_or_skip() -> str:
+    """The server URL, or skip (fail where SYNCD_REQUIRE_POSTGRES is set) saying why."""
+    base = postgres_url()
+    problem = POSTGRES_SKIP_REASON if base is None else _postgres_problem(base)
+    if problem is not None:
+        if os.environ.get("SYNCD_REQUIRE_POSTGRES"):
+            pytest.fail(f"SYNCD_REQUIRE_POSTGRES is set, but: {problem}")
+        pytest.skip(problem)
+    assert base is not None
+    return base
+
+
+@pytest.fixture
+def postgres_server() -> str:
+    """The URL of a reachable PostgreSQL server (its database exists)."""
+    return _postgres_or_skip()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'syncd.db'}"
@@ -37,12 +79,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    base = postgres_url()
-    if base is None:
-        if os.environ.get("SYNCD_REQUIRE_POSTGRES"):
-            pytest.fail(f"SYNCD_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(POSTGRES_SKIP_REASON)
-    url = make_url(base)
+    url = make_url(_postgres_or_skip())
     name = f"syncd_test_{uuid.uuid4().hex[:12]}"
     # no pool: each use gets a new session, so one terminated meanwhile (tests of
     # pg_terminate_backend run on this server) cannot break the clean-up

@@ -54,7 +54,9 @@ from syncd.errors import (
     Rejected,
     RemoteError,
     TransientError,
+    Unreachable,
 )
+from syncd.netcause import connection_cause, safe_url
 from syncd.quota import Priority, TokenBucket, current_priority
 from syncd.quota import priority as quota_priority
 from syncd.retry_after import parse_http_date, parse_retry_after
@@ -78,10 +80,6 @@ class Authenticator(Protocol):
     def access_token(self) -> str: ...
 
     def refresh_after_unauthorized(self, rejected: str) -> None: ...
-
-
-class ConnectFailed(TransientError):
-    """The connection was never established, so the request was not sent: safe to retry."""
 
 
 def paced_rate(quota_per_minute: float) -> float:
@@ -303,7 +301,7 @@ class IntigritiClient:
                 error=type(exc).__name__,
                 waited_s=round(waited, 3),
             )
-            raise self._transport_error(exc, label, idempotent=idempotent) from None
+            raise self._transport_error(exc, label, url, idempotent=idempotent) from None
         self.record(label, response.status_code)
         log.debug(
             "intigriti_request",
@@ -314,19 +312,27 @@ class IntigritiClient:
         )
         return response
 
-    @staticmethod
-    def _transport_error(exc: httpx.TransportError, label: str, *, idempotent: bool) -> RemoteError:
-        name = type(exc).__name__
+    def _transport_error(
+        self, exc: httpx.TransportError, label: str, url: str, *, idempotent: bool
+    ) -> RemoteError:
+        where = f"Intigriti at {safe_url(url)} ({label})"
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
-            return ConnectFailed(f"{label}: could not connect ({name})", system=SYSTEM, route=label)
-        if not idempotent:
-            return AmbiguousWrite(
-                f"{label}: the connection was lost after sending ({name}); the write may or "
-                "may not have been applied",
+            return Unreachable(
+                f"cannot reach {where}: {connection_cause(exc)}; check intigriti.api_url",
                 system=SYSTEM,
                 route=label,
             )
-        return TransientError(f"{label}: {name}", system=SYSTEM, route=label)
+        if isinstance(exc, httpx.TimeoutException):
+            cause = f"no answer within {self._timeout:g}s (intigriti.timeout_seconds)"
+        else:
+            cause = connection_cause(exc)
+        if not idempotent:
+            return AmbiguousWrite(
+                f"{where}: {cause} after sending; the write may or may not have been applied",
+                system=SYSTEM,
+                route=label,
+            )
+        return TransientError(f"{where}: {cause}", system=SYSTEM, route=label)
 
     def _raise_for_status(self, response: httpx.Response, label: str) -> None:
         status = response.status_code
@@ -372,7 +378,7 @@ class IntigritiClient:
 
     @staticmethod
     def _retryable(exc: BaseException, *, idempotent: bool) -> bool:
-        if isinstance(exc, (RateLimited, ConnectFailed)):
+        if isinstance(exc, (RateLimited, Unreachable)):
             return True
         if isinstance(exc, AmbiguousWrite):
             return False

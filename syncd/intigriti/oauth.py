@@ -45,6 +45,7 @@ from syncd.errors import CredentialError, MalformedResponse, TransientError
 from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.tokens import TokenStore
 from syncd.logging import register_secret
+from syncd.netcause import connection_cause, safe_url
 from syncd.records import OAuthToken
 from syncd.retry_after import parse_retry_after
 
@@ -171,7 +172,8 @@ class OAuthSession:
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=request.code_verifier,
-            )
+            ),
+            grant="authorization_code",
         )
         token = self._to_token(raw, previous=None)
         self._store.save(token)
@@ -325,7 +327,9 @@ class OAuthSession:
             self._on_response(TOKEN_ROUTE, response.status_code)
         log.debug("intigriti_request", route=TOKEN_ROUTE, status=response.status_code)
 
-    def _token_call(self, call: Callable[[OAuth2Client], Any]) -> Mapping[str, Any]:
+    def _token_call(
+        self, call: Callable[[OAuth2Client], Any], *, grant: str = "refresh_token"
+    ) -> Mapping[str, Any]:
         """Run one token-endpoint call, translating every failure into syncd.errors."""
         paused = self._paused_until
         if paused is not None and self._clock() < paused:
@@ -334,7 +338,7 @@ class OAuthSession:
             with self._oauth_client() as client:
                 raw = call(client)
         except OAuthError as exc:
-            raise self._oauth_error(str(exc.error), exc.description) from None
+            raise self._oauth_error(str(exc.error), exc.description, grant=grant) from None
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             if status == 429:
@@ -354,8 +358,9 @@ class OAuthSession:
         except httpx.TransportError as exc:
             # After a sent refresh the server may have rotated: if so, the next refresh
             # fails with invalid_grant and the operator gets the login hint.
+            where = f"the Intigriti token endpoint {safe_url(self._options.token_url)}"
             raise TransientError(
-                f"could not reach the Intigriti token endpoint ({type(exc).__name__})",
+                f"cannot reach {where}: {connection_cause(exc)}; check intigriti.token_url",
                 system=SYSTEM,
                 route=TOKEN_ROUTE,
             ) from None
@@ -384,7 +389,15 @@ class OAuthSession:
         )
 
     @staticmethod
-    def _oauth_error(error: str, description: str | None) -> CredentialError:
+    def _oauth_error(error: str, description: str | None, *, grant: str) -> CredentialError:
+        if error == "invalid_grant" and grant == "authorization_code":
+            detail = f" ({description[:200]})" if description else ""
+            return CredentialError(
+                f"Intigriti refused the authorization code (invalid_grant){detail}: it expired "
+                "(codes live about a minute), was already used, or intigriti.redirect_uri "
+                "differs from the redirect URL registered for the integration. Run `syncd auth "
+                "login` again and paste the URL soon after approving."
+            )
         if error == "invalid_grant":
             return CredentialError(INVALID_GRANT_MESSAGE)
         if error in ("invalid_client", "unauthorized_client"):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Every scope the integration page offers (reference §2.1); requested at login.
+#: The least syncd needs, requested at login (reference §2.1): the API itself, reads and
+#: writes of programs and submissions, and a refresh token. Not the reward-system scopes:
+#: syncd never touches payouts. ``[intigriti] scopes`` overrides it.
 DEFAULT_SCOPES: tuple[str, ...] = (
     "company_external_api",
-    "offline_access",
     "core_platform:read",
     "core_platform:write",
-    "reward_system:read",
-    "reward_system:write",
+    "offline_access",
 )
 
 DEFAULT_API_URL = "https://api.intigriti.com/external/company/v2.0"

@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syncd.simulators.intigriti import IntigritiSimulator, IntigritiSimulatorOptions
+from syncd.simulators.intigriti import (
+    IntigritiControl,
+    IntigritiSimulator,
+    IntigritiSimulatorOptions,
+)
 from syncd.simulators.intigriti.options import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REDIRECT_URI
 from syncd.simulators.jira import JiraSimulator, JiraSimulatorOptions
 
@@ -30,6 +34,22 @@ STATUS_MIX: tuple[tuple[str, str | None], ...] = (
     ("Closed", "Informative"),
 )
 SEVERITIES = ("Low", "Medium", "High", "Critical", "Exceptional")
+PROGRAM_NAMES = ("Acme Web", "Acme Mobile", "Acme API", "Acme Cloud")
+
+
+def seed_submissions(
+    control: IntigritiControl, program_id: str, count: int, rng: random.Random
+) -> list[str]:
+    """``count`` submissions of one program in a realistic mix of statuses and severities."""
+    codes = []
+    for index in range(count):
+        status, reason = STATUS_MIX[index % len(STATUS_MIX)]
+        severity = SEVERITIES[rng.randrange(len(SEVERITIES))]
+        created = control.seed_submission(
+            program_id, status=status, close_reason=reason, severity=severity
+        )
+        codes.append(str(created["code"]))
+    return codes
 
 
 @dataclass
@@ -93,17 +113,10 @@ class World:
         self, count: int, *, program_index: int = 0, rng: random.Random | None = None
     ) -> list[str]:
         """``count`` submissions in a realistic mix of statuses and severities."""
-        rng = rng or random.Random(7)
         program = self.programs[program_index]
-        codes = []
-        for index in range(count):
-            status, reason = STATUS_MIX[index % len(STATUS_MIX)]
-            severity = SEVERITIES[rng.randrange(len(SEVERITIES))]
-            created = self.intigriti.control.seed_submission(
-                program, status=status, close_reason=reason, severity=severity
-            )
-            codes.append(str(created["code"]))
-        return codes
+        return seed_submissions(
+            self.intigriti.control, program, count, rng or random.Random(7)
+        )
 
     def report(self, *, program_index: int = 0, **fields: Any) -> str:
         """A researcher files a new submission now (seeded ones have a back-dated history)."""
@@ -142,9 +155,8 @@ def start_world(
         intigriti.stop()
         raise
     world = World(intigriti=intigriti, jira=jira)
-    names = ("Acme Web", "Acme Mobile", "Acme API", "Acme Cloud")
     for index in range(programs):
-        program = intigriti.control.seed_program(name=names[index % len(names)])
+        program = intigriti.control.seed_program(name=PROGRAM_NAMES[index % len(PROGRAM_NAMES)])
         world.programs.append(str(program["id"]))
     token = intigriti.control.mint_token()
     world.refresh_token = str(token["refresh_token"])

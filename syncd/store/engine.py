@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import ConfigError
 from syncd.store.errors import ErrorTranslator
@@ -40,6 +41,38 @@ def parse_url(url: str) -> URL:
         return make_url(url)
     except Exception:
         raise ConfigError("database.url: not a valid SQLAlchemy URL") from None
+
+
+def display_url(url: str) -> str:
+    """The database URL as it may be shown: without its password."""
+    return parse_url(url).render_as_string(hide_password=True)
+
+
+def missing_database(url: str) -> str | None:
+    """Why the database at ``url`` cannot be opened without creating it; None if it can.
+
+    Read-only commands ask first, because opening a SQLite URL creates an empty file.
+    """
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:":
+            return "an in-memory SQLite database holds nothing"
+        if database.startswith("file:"):
+            return None  # a SQLite URI: the driver decides
+        path = Path(database)
+        return None if path.is_file() else f"there is no database file {path.absolute()}"
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            return None
+    except SQLAlchemyError as exc:
+        # the driver's first line ("database \"x\" does not exist", "connection refused")
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()[0]
+        return f"cannot open {display_url(url)}: {reason}"
+    finally:
+        engine.dispose()
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:

@@ -505,7 +505,9 @@ def validate_mapping(m: Mapping) -> list[str]:
         if not project.strip():
             problems.append(f"mapping.project_for_program[{program!r}]: empty project key")
     if not m.default_project.strip() and m.statuses_to_create and not m.project_for_program:
-        problems.append("mapping.default_project: empty; no Jira project to create issues in")
+        problems.append(
+            "jira.project: not set, and [mapping.projects] names no project to create issues in"
+        )
     if not m.label.strip() or any(ch.isspace() for ch in m.label):
         problems.append(f"mapping.label: {m.label!r} is not a valid Jira label (no spaces)")
     if not m.issue_type.strip():

@@ -48,7 +48,9 @@ from syncd.errors import (
     Rejected,
     RemoteError,
     TransientError,
+    Unreachable,
 )
+from syncd.netcause import connection_cause, safe_url
 from syncd.quota import TokenBucket
 from syncd.retry_after import parse_http_date
 from syncd.tracker.options import JiraOptions
@@ -72,10 +74,6 @@ class Call:
     write_issue: str | None = None
 
 
-class _NotSent(TransientError):
-    """The connection was never established: safe to retry any call."""
-
-
 class _Busy(TransientError):
     """503 with Retry-After: the server asks for a pause, like a 429."""
 
@@ -85,7 +83,8 @@ class _Busy(TransientError):
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
-    if isinstance(exc, requests.ConnectTimeout):
+    # a TLS handshake fails before any byte of the request is sent
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
         return True
     inner = exc.args[0] if exc.args else None
     if isinstance(inner, MaxRetryError):
@@ -268,12 +267,18 @@ class Transport:
             raise self._translate(call, exc) from None
         except requests.ConnectionError as exc:
             if _never_connected(exc):
-                raise _NotSent(
-                    f"could not connect to Jira for {call.route}", system=_SYSTEM, route=call.route
+                raise Unreachable(
+                    f"cannot reach Jira at {safe_url(self._options.base_url)} ({call.route}): "
+                    f"{connection_cause(exc)}; check jira.url",
+                    system=_SYSTEM,
+                    route=call.route,
                 ) from None
-            raise self._lost(call, "connection dropped") from None
+            raise self._lost(call, connection_cause(exc)) from None
         except requests.Timeout:
-            raise self._lost(call, "timed out") from None
+            seconds = self._options.timeout_seconds
+            raise self._lost(
+                call, f"no answer within {seconds:g}s (jira.timeout_seconds)"
+            ) from None
         except ValueError:  # a JSON body that does not decode (requests' JSONDecodeError)
             raise MalformedResponse(
                 f"{call.route}: response is not valid JSON", system=_SYSTEM, route=call.route
@@ -282,10 +287,11 @@ class Transport:
             raise self._lost(call, type(exc).__name__) from None
 
     def _lost(self, call: Call, what: str) -> TransientError:
+        where = f"Jira at {safe_url(self._options.base_url)} ({call.route})"
         if call.idempotent:
-            return TransientError(f"{call.route}: {what}", system=_SYSTEM, route=call.route)
+            return TransientError(f"{where}: {what}", system=_SYSTEM, route=call.route)
         return AmbiguousWrite(
-            f"{call.route}: {what} after sending; the write may have been applied",
+            f"{where}: {what} after sending; the write may have been applied",
             system=_SYSTEM,
             route=call.route,
         )
@@ -325,7 +331,16 @@ class Transport:
                 return _Busy(text, retry_after=hint.seconds, route=call.route)
             return RateLimited(text, retry_after=hint.seconds, system=_SYSTEM, route=call.route)
         if status == 401:
-            return CredentialError(f"Jira rejected the credentials ({call.route} -> HTTP 401)")
+            keys = (
+                "jira.personal_access_token"
+                if self._options.personal_access_token
+                else "jira.email and jira.api_token"
+            )
+            return CredentialError(
+                f"Jira at {safe_url(self._options.base_url)} rejected the credentials "
+                f"({call.route} -> HTTP 401" + (f": {detail}" if detail else "") + f"); "
+                f"check {keys}"
+            )
         if status == 403:
             return NotAllowed(text, system=_SYSTEM, route=call.route, status=status)
         if status == 404:
@@ -361,7 +376,7 @@ class Transport:
             return exc.retry_after <= self._options.max_retry_wait_seconds
         if isinstance(exc, AmbiguousWrite):
             return False
-        if isinstance(exc, _NotSent):
+        if isinstance(exc, Unreachable):
             return True
         return isinstance(exc, TransientError) and call.idempotent
 

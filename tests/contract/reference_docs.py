@@ -1,8 +1,8 @@
-"""Where the official OpenAPI documents are: `shared/reference/`, beside the repository.
+"""The official OpenAPI documents the contract tests validate against: ``tests/reference/``.
 
-`SYNCD_REFERENCE_DIR` points elsewhere. Without the documents the contract tests skip with
-the reason, except where `SYNCD_REQUIRE_REFERENCE` is set (CI): there they fail, so a
-missing document can never pass as a green run.
+They travel with the repository, so a fresh clone runs every contract test. A missing
+document is a broken checkout and fails the test, never skips it. ``SYNCD_REFERENCE_DIR``
+points at another copy (e.g. newer full documents) to validate against instead.
 """
 
 from __future__ import annotations
@@ -12,17 +12,12 @@ from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 
 
 def reference_document(name: str) -> Path:
-    directory = Path(
-        os.environ.get("SYNCD_REFERENCE_DIR", str(REPOSITORY.parent / "shared" / "reference"))
-    )
+    directory = Path(os.environ.get("SYNCD_REFERENCE_DIR", str(REFERENCE_DIR)))
     path = directory / name
     if not path.is_file():
-        message = f"{name} not found in {directory} (set SYNCD_REFERENCE_DIR)"
-        if os.environ.get("SYNCD_REQUIRE_REFERENCE"):
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(f"{name} not found in {directory}: the reference documents are missing")
     return path

@@ -194,11 +194,11 @@ def test_transitions_follow_the_issue_id_after_a_move(
 ) -> None:
     code = unique_code()
     created = adapter.create_issue(new_issue(code))
-    moved = fresh.control.move(created.key, "OPS")
+    moved = fresh.control.move(created.key, "APP")
     adapter.transition_to(created.id, "In Progress", None)
     now = adapter.get_issue(created.id)
     assert now.key == moved["key"] != created.key
-    assert (now.project, now.status) == ("OPS", "In Progress")
+    assert (now.project, now.status) == ("APP", "In Progress")
     found = adapter.find_by_submission(code)
     assert found is not None and found.key == now.key
 
@@ -321,7 +321,7 @@ def test_watermark_in_a_non_utc_user_time_zone(fresh: JiraSimulator) -> None:
 
 def test_cloud_paging_never_touches_the_removed_search(fresh: JiraSimulator) -> None:
     adapter, _ = make_adapter(fresh, label="bulk-page")
-    fresh.control.bulk_create("OPS", 230, labels=["bulk-page"])
+    fresh.control.bulk_create("APP", 230, labels=["bulk-page"])
     fresh.control.reset_counters()
     batch = adapter.changed_issues(None)
     assert len(batch.issues) == 230 and batch.failures == ()

@@ -132,7 +132,7 @@ def test_transition_ids_differ_per_project_workflow(api: httpx.Client) -> None:
     sec = _create(api)["key"]
     ops = api.post(
         "/rest/api/2/issue",
-        json={"fields": {"project": {"key": "OPS"}, "issuetype": {"name": "Task"},
+        json={"fields": {"project": {"key": "APP"}, "issuetype": {"name": "Task"},
                          "summary": "o"}},
     ).json()["key"]
     ids = {

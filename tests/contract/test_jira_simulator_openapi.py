@@ -1,8 +1,8 @@
 """The simulator's /rest/api/3 responses validated against Atlassian's OpenAPI document.
 
-The document is 2.4 MB; it is parsed once per module and cut down, in code, to the paths
-syncd uses plus every component they reference (transitively), which keeps openapi-core
-fast. Deliberate deviations, applied in code (see ``ERRATA`` and ``_jira_datetime``):
+The repository keeps an excerpt of the 2.4 MB document: the paths syncd uses plus every
+component they reference, transitively (``openapi_cut.py`` makes it), which also keeps
+openapi-core fast. Deliberate deviations, applied in code (see ``ERRATA`` and ``_jira_datetime``):
 
 - Jira sends ``date-time`` values as ``2025-01-02T03:04:05.678+0000`` (no colon in the
   offset; the document's own examples use that form), which strict RFC 3339 rejects, so
@@ -18,7 +18,6 @@ fast. Deliberate deviations, applied in code (see ``ERRATA`` and ``_jira_datetim
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterator
@@ -32,53 +31,17 @@ from jira_sim_fixtures import basic_header, jira_sim  # noqa: F401 - fixture by 
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.exceptions import OpenAPIError
+from openapi_cut import USED_PATHS, cut
 from reference_docs import reference_document
 
 from syncd.simulators.jira import JiraSimulator
 
 SPEC_NAME = "jira-cloud-platform-openapi-v3.json"
-USED_PATHS = (
-    "/rest/api/3/serverInfo",
-    "/rest/api/3/myself",
-    "/rest/api/3/field",
-    "/rest/api/3/priority",
-    "/rest/api/3/status",
-    "/rest/api/3/resolution",
-    "/rest/api/3/project/{projectIdOrKey}",
-    "/rest/api/3/project/{projectIdOrKey}/statuses",
-    "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes",
-    "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
-    "/rest/api/3/issue",
-    "/rest/api/3/issue/{issueIdOrKey}",
-    "/rest/api/3/issue/{issueIdOrKey}/transitions",
-    "/rest/api/3/issue/{issueIdOrKey}/changelog",
-    "/rest/api/3/issue/{issueIdOrKey}/comment",
-    "/rest/api/3/issue/{issueIdOrKey}/comment/{id}",
-    "/rest/api/3/issue/{issueIdOrKey}/properties",
-    "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
-    "/rest/api/3/issue/{issueIdOrKey}/remotelink",
-    "/rest/api/3/issue/{issueIdOrKey}/remotelink/{linkId}",
-    "/rest/api/3/search/jql",
-    "/rest/api/3/search/approximate-count",
-    "/rest/api/3/search",
-)
 _JIRA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{4}|Z)$")
 
 
 def _spec_file() -> Path:
     return reference_document(SPEC_NAME)
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
 
 
 def _remote_links_list(spec: dict[str, Any]) -> None:
@@ -93,30 +56,11 @@ ERRATA = {"/rest/api/3/issue/{issueIdOrKey}/remotelink": _remote_links_list}
 
 
 def extract(document: dict[str, Any], paths: tuple[str, ...], server: str) -> dict[str, Any]:
-    """The sub-document for ``paths`` with every component they reference, transitively."""
-    chosen = {path: copy.deepcopy(document["paths"][path]) for path in paths}
-    components: dict[str, dict[str, Any]] = {}
-    pending = list(_refs(chosen))
-    seen: set[str] = set()
-    while pending:
-        ref = pending.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        _, section, name = ref.rsplit("/", 2)
-        target = document["components"][section][name]
-        components.setdefault(section, {})[name] = target
-        pending.extend(_refs(target))
-    components["securitySchemes"] = document["components"].get("securitySchemes", {})
-    spec = {
-        "openapi": document["openapi"],
-        "info": document["info"],
-        "servers": [{"url": server}],
-        "paths": chosen,
-        "components": components,
-    }
+    """The sub-document for ``paths`` served at ``server``, with the errata applied."""
+    spec = cut(document, paths)
+    spec["servers"] = [{"url": server}]
     for path, patch in ERRATA.items():
-        if path in chosen:
+        if path in spec["paths"]:
             patch(spec)
     return spec
 

@@ -133,13 +133,13 @@ def test_updated_sorting_and_relative_dates(api: httpx.Client, control: JiraCont
 def test_jql_subset(api: httpx.Client, control: JiraControl) -> None:
     a = control.create_issue("SEC", "a", labels=["intigriti", "x"], priority="High")["key"]
     b = control.create_issue("SEC", "b", labels=["other"], properties={"syncd": {"code": "C-1"}})
-    c = control.create_issue("OPS", "c")["key"]
+    c = control.create_issue("APP", "c")["key"]
     assert _keys(_search(api, "labels = intigriti")) == [a]
     assert _keys(_search(api, "project = SEC AND labels != intigriti")) == [b["key"]]
     assert _keys(_search(api, 'issue.property[syncd].code = "C-1"')) == [b["key"]]
     assert _keys(_search(api, f"key in ({a}, {c}) ORDER BY key ASC")) == [c, a]
-    assert _keys(_search(api, "project in (SEC, OPS) AND priority = High")) == [a]
-    assert _keys(_search(api, "project = OPS OR labels = other ORDER BY key ASC")) == [c, b["key"]]
+    assert _keys(_search(api, "project in (SEC, APP) AND priority = High")) == [a]
+    assert _keys(_search(api, "project = APP OR labels = other ORDER BY key ASC")) == [c, b["key"]]
     assert _keys(_search(api, 'project = SEC AND status = "To Do" AND resolution IS EMPTY')) == [
         b["key"], a
     ]
@@ -186,14 +186,14 @@ def test_move_changes_key_keeps_id_and_old_key_resolves(
     client: jira.JIRA, api: httpx.Client, control: JiraControl
 ) -> None:
     issue = client.create_issue(project="SEC", issuetype="Task", summary="moving")
-    moved = control.move(issue.key, "OPS")
-    assert moved["key"] == "OPS-1" and moved["id"] == issue.id
+    moved = control.move(issue.key, "APP")
+    assert moved["key"] == "APP-1" and moved["id"] == issue.id
     by_old_key = client.issue(issue.key)
-    assert (by_old_key.key, by_old_key.id) == ("OPS-1", issue.id)
-    assert _keys(_search(api, f"key = {issue.key}")) == ["OPS-1"]
+    assert (by_old_key.key, by_old_key.id) == ("APP-1", issue.id)
+    assert _keys(_search(api, f"key = {issue.key}")) == ["APP-1"]
     changelog = api.get(f"/rest/api/2/issue/{issue.id}/changelog").json()
     items = [item for group in changelog["values"] for item in group["items"]]
-    assert {"field": "Key", "fromString": "SEC-1", "toString": "OPS-1"}.items() <= next(
+    assert {"field": "Key", "fromString": "SEC-1", "toString": "APP-1"}.items() <= next(
         item for item in items if item["field"] == "Key"
     ).items()
 

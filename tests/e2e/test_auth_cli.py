@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from harness import E2E, e2e_world
@@ -25,7 +27,8 @@ def test_login_by_pasting_the_redirect_url_then_sync_works(e2e: E2E) -> None:
     without_bootstrap_token(e2e)
     before = e2e.syncd("auth", "status")
     assert before.returncode == 1
-    assert "has_token: False" in before.stdout
+    assert "has_token: no" in before.stdout
+    assert "syncd auth login" in before.stdout
 
     login = e2e.popen("auth", "login")
     assert login.stdout is not None and login.stdin is not None
@@ -45,8 +48,10 @@ def test_login_by_pasting_the_redirect_url_then_sync_works(e2e: E2E) -> None:
 
     status = e2e.syncd("auth", "status")
     assert status.returncode == 0
-    assert "has_token: True" in status.stdout
-    assert "has_refresh_token: True" in status.stdout
+    assert "has_token: yes" in status.stdout
+    assert "has_refresh_token: yes" in status.stdout
+    expires = r"expires: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+m \d\ds\)"
+    assert re.search(expires, status.stdout), status.stdout
     # never the token itself
     tokens = e2e.query("SELECT access_token, refresh_token FROM oauth_tokens")[0]
     assert tokens["access_token"] not in status.stdout + status.stderr
@@ -81,3 +86,51 @@ def test_a_revoked_refresh_token_asks_for_login_and_exits_2(e2e: E2E) -> None:
     result = e2e.reconcile()
     assert result.returncode == 2
     assert "syncd auth login" in result.stderr
+
+
+def authorize_url_of(login: subprocess.Popen[str]) -> str:
+    assert login.stdout is not None
+    line = ""
+    while "/connect/authorize?" not in line:
+        line = login.stdout.readline()
+        assert line, "no authorize URL printed"
+    return line.strip()
+
+
+def test_login_asks_for_the_least_scopes_and_config_can_change_them(e2e: E2E) -> None:
+    without_bootstrap_token(e2e)
+    login = e2e.popen("auth", "login")
+    url = authorize_url_of(login)
+    login.communicate("", timeout=60)
+    scopes = parse_qs(urlsplit(url).query)["scope"][0].split()
+    assert sorted(scopes) == sorted(
+        ["company_external_api", "core_platform:read", "core_platform:write", "offline_access"]
+    )
+    e2e.rewrite_config({"intigriti": {"refresh_token": "", "scopes": ["company_external_api"]}})
+    login = e2e.popen("auth", "login")
+    url = authorize_url_of(login)
+    login.communicate("", timeout=60)
+    assert parse_qs(urlsplit(url).query)["scope"] == ["company_external_api"]
+
+
+def test_end_of_input_at_the_prompt_is_a_message_not_a_traceback(e2e: E2E) -> None:
+    without_bootstrap_token(e2e)
+    login = e2e.popen("auth", "login")
+    authorize_url_of(login)
+    _out, err = login.communicate("", timeout=60)  # stdin closed: EOF
+    assert login.returncode == 2
+    assert "no URL was pasted" in err
+    assert "Traceback" not in err
+
+
+def test_an_expired_authorization_code_is_not_called_a_refresh_token(e2e: E2E) -> None:
+    without_bootstrap_token(e2e)
+    login = e2e.popen("auth", "login")
+    redirected = browser_consent(authorize_url_of(login))
+    e2e.world.intigriti.control.advance_clock(300)  # the operator went for coffee
+    _out, err = login.communicate(redirected + "\n", timeout=60)
+    assert login.returncode == 2
+    assert "authorization code" in err
+    assert "expired" in err
+    assert "refresh token" not in err
+    assert "syncd auth login" in err

@@ -22,6 +22,7 @@ def e2e(tmp_path: Path, database_url: str) -> Iterator[E2E]:
     yield from e2e_world(tmp_path, database_url, search_lag_seconds=0.5)
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_then_rerun_converges_without_duplicates(e2e: E2E) -> None:
     codes = seed_open(e2e, 100)
     # pace Intigriti writes at 10/s so one pass lasts long enough to be cut anywhere

@@ -53,6 +53,7 @@ def last_success(e2e: E2E, source: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+@pytest.mark.slow
 def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None:
     seed_open(e2e, 1000)
     assert_ok(e2e.reconcile())

@@ -41,6 +41,7 @@ def assert_ok(result: object) -> None:
     )
 
 
+@pytest.mark.slow
 def test_backfill_creates_one_issue_each_and_a_second_pass_writes_nothing(e2e: E2E) -> None:
     codes = seed_open(e2e, 200)
     first = e2e.reconcile()
@@ -146,6 +147,7 @@ def test_conflict_follows_policy_and_is_audited(
     assert e2e.writes() == 0
 
 
+@pytest.mark.slow
 def test_a_malformed_submission_is_parked_and_the_rest_sync(e2e: E2E) -> None:
     codes = seed_open(e2e, 200)
     bad = codes[17]
@@ -167,9 +169,10 @@ def test_a_malformed_submission_is_parked_and_the_rest_sync(e2e: E2E) -> None:
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(e2e: E2E) -> None:
+    assert_ok(e2e.reconcile())  # a first run with nothing to do stores the OAuth token
     seed_open(e2e, 5)
-    assert_ok(e2e.syncd("db", "upgrade"))
     e2e.reset_counters()
+    tokens_before = e2e.query("SELECT access_token, refresh_token FROM oauth_tokens")
     result = e2e.reconcile("--dry-run")
     assert_ok(result)
     assert "dry run: nothing was written" in result.stdout
@@ -177,8 +180,33 @@ def test_dry_run_prints_the_plan_and_writes_nothing(e2e: E2E) -> None:
     assert e2e.writes() == 0
     assert e2e.issues() == []
     assert e2e.query("SELECT count(*) AS n FROM links")[0]["n"] == 0
+    assert e2e.query("SELECT access_token, refresh_token FROM oauth_tokens") == tokens_before
+    assert e2e.world.intigriti.control.count("POST", "/connect/token") == 0
 
 
+def test_a_dry_run_never_spends_the_configured_refresh_token(e2e: E2E) -> None:
+    seed_open(e2e, 2)
+    assert_ok(e2e.syncd("db", "upgrade"))
+    e2e.reset_counters()
+    result = e2e.reconcile("--dry-run")
+    assert result.returncode == 2
+    assert "dry run writes nothing" in result.stderr
+    assert "syncd auth login" in result.stderr
+    assert e2e.world.intigriti.control.count("POST", "/connect/token") == 0
+    assert e2e.query("SELECT count(*) AS n FROM oauth_tokens")[0]["n"] == 0
+    # the refresh token is still good: a real pass bootstraps with it
+    assert_ok(e2e.reconcile())
+
+
+def test_a_dry_run_without_a_database_creates_none(tmp_path: Path, e2e: E2E) -> None:
+    result = e2e.reconcile("--dry-run")
+    assert result.returncode == 2
+    assert "syncd db upgrade" in result.stderr
+    if e2e.database_url.startswith("sqlite"):
+        assert not (tmp_path / "syncd.db").exists()
+
+
+@pytest.mark.slow
 def test_a_refused_intigriti_move_blocks_the_link_until_a_human_acts(e2e: E2E) -> None:
     codes = seed_open(e2e, 3)
     assert_ok(e2e.reconcile())
@@ -204,6 +232,7 @@ def test_a_refused_intigriti_move_blocks_the_link_until_a_human_acts(e2e: E2E) -
     assert "blocked: 0" in e2e.syncd("status").stdout
 
 
+@pytest.mark.slow
 def test_a_failed_write_is_retried_next_pass_and_then_forgotten(e2e: E2E) -> None:
     codes = seed_open(e2e, 3)
     e2e.world.intigriti.control.fail_next(
@@ -221,6 +250,7 @@ def test_a_failed_write_is_retried_next_pass_and_then_forgotten(e2e: E2E) -> Non
     assert json.loads(e2e.syncd("status", "--json").stdout)["failing"] == []
 
 
+@pytest.mark.slow
 def test_a_pass_that_cannot_read_jira_writes_nothing_and_fails(e2e: E2E) -> None:
     codes = seed_open(e2e, 4)
     assert_ok(e2e.reconcile())

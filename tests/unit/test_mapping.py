@@ -274,7 +274,7 @@ def test_validation_rules_labels_and_projects() -> None:
         "mapping.fields.severity.direction",
         "mapping.fields.severity.policy",
         "mapping.label",
-        "mapping.default_project",
+        "jira.project: not set",
         "mapping.severity_to_priority: empty",
         "mapping.statuses_to_create[0]",
     ):

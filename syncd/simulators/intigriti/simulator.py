@@ -6,6 +6,7 @@ import dataclasses
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
 
 from syncd.simulators.intigriti.app import build_app
@@ -81,8 +82,16 @@ class IntigritiSimulator:
         return self._control
 
 
-def serve(port: int, options: IntigritiSimulatorOptions | None = None) -> None:
-    """Run a simulator until SIGINT/SIGTERM; the first line printed is its base URL."""
+def serve(
+    port: int,
+    options: IntigritiSimulatorOptions | None = None,
+    *,
+    on_start: Callable[[IntigritiSimulator], None] | None = None,
+) -> None:
+    """Run a simulator until SIGINT/SIGTERM; the first line printed is its base URL.
+
+    ``on_start`` runs after that line (``syncd sim`` seeds data and prints the rest).
+    """
     opts = dataclasses.replace(options or IntigritiSimulatorOptions(), port=port)
     stop = threading.Event()
 
@@ -94,6 +103,8 @@ def serve(port: int, options: IntigritiSimulatorOptions | None = None) -> None:
         with IntigritiSimulator(opts) as sim:
             sys.stdout.write(sim.base_url + "\n")
             sys.stdout.flush()
+            if on_start is not None:
+                on_start(sim)
             stop.wait()
     finally:
         for sig, handler in previous.items():

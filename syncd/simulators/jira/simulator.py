@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 
@@ -36,7 +37,8 @@ class JiraSimulatorOptions:
     personal_access_token: str = DEFAULT_PAT
     time_zone: str = "UTC"
     human_time_zone: str = "Europe/Brussels"
-    projects: tuple[str, ...] = ("SEC", "OPS")
+    #: the projects the default mapping and the demo use (programs beyond the first go to APP)
+    projects: tuple[str, ...] = ("SEC", "APP")
     search_lag_seconds: float = 0.0
     burst_capacity: int = 1000
     burst_refill_per_second: float = 1000.0
@@ -119,8 +121,16 @@ class JiraSimulator:
         self.stop()
 
 
-def serve(port: int, options: JiraSimulatorOptions | None = None) -> None:
-    """Run until SIGINT/SIGTERM; the first line printed is the base URL."""
+def serve(
+    port: int,
+    options: JiraSimulatorOptions | None = None,
+    *,
+    on_start: Callable[[JiraSimulator], None] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM; the first line printed is the base URL.
+
+    ``on_start`` runs after that line (``syncd sim`` seeds data and prints the rest).
+    """
     chosen = options or JiraSimulatorOptions()
     if port != chosen.port:
         chosen = JiraSimulatorOptions(**{**chosen.__dict__, "port": port})
@@ -130,9 +140,16 @@ def serve(port: int, options: JiraSimulatorOptions | None = None) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    simulator = JiraSimulator(chosen).start()
+    try:
+        simulator = JiraSimulator(chosen).start()
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
     try:
         print(simulator.base_url, flush=True)
+        if on_start is not None:
+            on_start(simulator)
         stop.wait()
     finally:
         simulator.stop()

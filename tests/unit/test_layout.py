@@ -1,0 +1,29 @@
+"""Module layering: the CLI's wiring and the demo do not import each other."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def loaded_after(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('syncd')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("module", "must_not_load"),
+    [
+        ("syncd.demo", "syncd.app"),
+        ("syncd.app", "syncd.demo"),  # loaded only when `syncd demo` runs
+        ("syncd.cli", "syncd.app"),  # `syncd --help` stays fast
+        ("syncd.settings", "syncd.store.repository"),
+    ],
+)
+def test_module_does_not_pull_in(module: str, must_not_load: str) -> None:
+    assert must_not_load not in loaded_after(module)
