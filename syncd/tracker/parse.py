@@ -51,7 +51,10 @@ def submission_code(raw: Mapping[str, Any], label: str, property_key: str) -> st
         value = props.get(property_key)
         if isinstance(value, Mapping) and isinstance(value.get("submission"), str):
             return str(value["submission"])
-    labels = (raw.get("fields") or {}).get("labels") or []
+    fields = raw.get("fields")
+    labels = fields.get("labels") if isinstance(fields, Mapping) else None
+    if not isinstance(labels, list):
+        return None  # no labels, or not a list of them: no tag (parse_issue names the field)
     prefix = f"{label}-"
     for item in labels:
         if isinstance(item, str) and item.startswith(prefix) and len(item) > len(prefix):

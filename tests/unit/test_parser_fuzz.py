@@ -82,7 +82,7 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
         paths = _paths(body)
         if not paths:
             break
-        path = draw(st.sampled_from(paths))
+        path = paths[draw(st.integers(0, 10**6)) % len(paths)]
         parent: Any = body
         for step in path[:-1]:
             parent = parent[step]
@@ -90,7 +90,8 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
         if choice == 0 and isinstance(parent, dict):
             del parent[path[-1]]
         elif choice <= 6:
-            parent[path[-1]] = draw(st.sampled_from(CONFUSING))
+            # a copy: a later mutation may go inside it, and CONFUSING must stay as it is
+            parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(CONFUSING)))
         else:
             parent[path[-1]] = draw(json_values)
     return body
