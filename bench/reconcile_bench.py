@@ -109,6 +109,14 @@ def bench_backfill(submissions: int, write_rate: int) -> dict[str, Any]:
             floor = submissions / write_rate * 60
             counts = requests(world)
             intigriti_writes = sum(n for k, n in counts.items() if k.startswith("intigriti PUT"))
+            rows = world.intigriti.control.counters()
+            api_reads = [r for r in rows if r["method"] == "GET"]
+            detail_reads = sum(
+                r["count"] for r in api_reads if r["route"] == "/submissions/{submissionCode}"
+            )
+            created = sum(
+                n for k, n in counts.items() if k.startswith("jira POST") and k.endswith("/issue")
+            )
             return {
                 "submissions": submissions,
                 "write quota per minute": write_rate,
@@ -116,7 +124,9 @@ def bench_backfill(submissions: int, write_rate: int) -> dict[str, Any]:
                 "seconds the write quota allows at best": round(floor, 1),
                 "ratio (time / quota floor)": round(wall / floor, 3),
                 "Intigriti writes": intigriti_writes,
-                "Intigriti 429s": sum(n for k, n in counts.items() if "429" in k),
+                "Intigriti reads": sum(r["count"] for r in api_reads),
+                "detail reads per created issue": round(detail_reads / max(created, 1), 2),
+                "Intigriti 429s": sum(r["count"] for r in rows if r["status"] == 429),
                 "cpu seconds": round(cpu, 1),
                 "peak RSS MiB": round(rss / 1024, 1),
             }

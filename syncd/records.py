@@ -22,6 +22,34 @@ class Program:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file attached to a submission's report. The API lists only ``code`` and ``url``
+    (reference §4.3); ``name`` and ``size`` are known once the file was fetched."""
+
+    code: str
+    url: str
+    name: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Payouts:
+    """What a submission has paid out so far (detail read: ``reward``), one currency."""
+
+    total: float
+    bounty: float
+    bonus: float
+    currency: str | None = None
+
+    def describe(self) -> str:
+        """``EUR 550.00 (bounty 500.00, bonus 50.00)``: also the value compared for change."""
+        unit = f"{self.currency} " if self.currency else ""
+        return (
+            f"{unit}{self.total:.2f} (bounty {self.bounty:.2f}, bonus {self.bonus:.2f})"
+        )
+
+
+@dataclass(frozen=True)
 class SubmissionReport:
     """The researcher-written part of a submission (untrusted text)."""
 
@@ -34,6 +62,7 @@ class SubmissionReport:
     poc_description: str | None = None
     impact: str | None = None
     recommended_solution: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +89,16 @@ class Submission:
     updated_at: datetime
     web_url: str | None = None
     researcher: str | None = None
+    #: the detail read's fields: None after a list read
     report: SubmissionReport | None = None
+    payouts: Payouts | None = None
+    #: the original's code when this submission was closed as its duplicate (detail only)
+    duplicate_of: str | None = None
+    #: ``totalPayout.value`` as the list shows it: a change means a payout happened
+    total_payout: float | None = None
+    #: True when read from the detail endpoint (report, payouts and duplicate_of are then
+    #: what Intigriti says, not unknown)
+    detail: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +139,9 @@ class Issue:
     submission_code: str | None = None
     cvss: str | None = None
     url: str | None = None
+    #: keys of the issues this one is linked to as their duplicate (the link type syncd
+    #: uses for duplicates, outward "duplicates"); read so linking is never repeated
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +156,8 @@ class NewIssue:
     labels: tuple[str, ...] = ()
     cvss: str | None = None
     issue_type: str = "Bug"
+    #: report attachments to upload with the issue (only when uploading is switched on)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

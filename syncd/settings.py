@@ -152,13 +152,18 @@ class JiraSettings(_Section):
     project: str = ""
     issue_type: str = "Bug"
     cvss_field: str | None = None
+    #: a custom field id for the payout totals, or "comment" to add them as comments
+    payout_field: str | None = None
+    #: the issue link type for "closed as a duplicate of" (outward phrase "duplicates")
+    duplicate_link_type: str = Field(default="Duplicate", min_length=1)
     deployment: Literal["auto", "cloud", "datacenter"] = "auto"
     requests_per_minute: float = Field(default=300, gt=0)
     timeout_seconds: float = Field(default=30, gt=0)
 
 
 class FieldRuleSettings(_Section):
-    direction: Literal["both", "to_jira", "to_intigriti", "off"] = "both"
+    #: None: the field's built-in default (see config.example.toml)
+    direction: Literal["both", "to_jira", "to_intigriti", "off"] | None = None
     policy: Literal["intigriti", "jira", "newest"] | None = None
 
 
@@ -166,6 +171,10 @@ class FieldsSettings(_Section):
     severity: FieldRuleSettings = FieldRuleSettings()
     status: FieldRuleSettings = FieldRuleSettings()
     internal_reference: FieldRuleSettings = FieldRuleSettings()
+    cvss: FieldRuleSettings = FieldRuleSettings()
+    duplicate: FieldRuleSettings = FieldRuleSettings()
+    payouts: FieldRuleSettings = FieldRuleSettings()
+    description: FieldRuleSettings = FieldRuleSettings()
 
 
 class SyncStateSettings(_Section):
@@ -194,6 +203,9 @@ class SyncSettings(_Section):
     full_sweep_interval_seconds: float = Field(default=6 * 3600, gt=0)
     overlap_seconds: float = Field(default=120, ge=0)
     include_report: bool = True
+    #: upload the report's attachments to the issue (off: listed as links to Intigriti)
+    upload_attachments: bool = False
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     label: str = "intigriti"
     create_settle_seconds: float = Field(default=120, ge=0)
     max_attempts: int = Field(default=5, ge=1)

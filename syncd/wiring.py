@@ -27,12 +27,14 @@ from syncd.store.repository import ClaimTerms, Repository
 from syncd.sync.engine import Engine, EngineOptions
 from syncd.sync.executor import Executor, ExecutorOptions
 from syncd.sync.mapping import (
+    FieldName,
     FieldRule,
     FieldRules,
     Mapping,
     SyncState,
     default_mapping,
     pairs,
+    split_jira_entry,
     validate_mapping,
 )
 from syncd.sync.ports import JiraSide, ProjectSchema
@@ -119,7 +121,9 @@ def build_mapping(settings: Settings) -> Mapping:
     def rule(name: str, default: FieldRule) -> FieldRule:
         configured = getattr(section.fields, name)
         return FieldRule(
-            direction=configured.direction,
+            direction=(
+                configured.direction if configured.direction is not None else default.direction
+            ),
             policy=configured.policy if configured.policy is not None else default.policy,
         )
 
@@ -153,6 +157,10 @@ def build_mapping(settings: Settings) -> Mapping:
             severity=rule("severity", defaults.severity),
             status=rule("status", defaults.status),
             internal_reference=rule("internal_reference", defaults.internal_reference),
+            cvss=rule("cvss", defaults.cvss),
+            duplicate=rule("duplicate", defaults.duplicate),
+            payouts=rule("payouts", defaults.payouts),
+            description=rule("description", defaults.description),
         ),
         statuses_to_create=(
             section.statuses_to_create
@@ -162,6 +170,11 @@ def build_mapping(settings: Settings) -> Mapping:
         label=settings.sync.label,
         include_report=settings.sync.include_report,
         issue_type=settings.jira.issue_type,
+        cvss_field=settings.jira.cvss_field or None,
+        payout_target=settings.jira.payout_field or None,
+        duplicate_link_type=settings.jira.duplicate_link_type,
+        upload_attachments=settings.sync.upload_attachments,
+        attachment_max_bytes=settings.sync.attachment_max_bytes,
     )
     problems = validate_mapping(mapping)
     if problems:
@@ -216,6 +229,7 @@ def jira_options(settings: Settings) -> JiraOptions:
         cvss_field=section.cvss_field,
         label=settings.sync.label,
         issue_type=section.issue_type,
+        duplicate_link_type=section.duplicate_link_type,
         deployment=section.deployment,
     )
 
@@ -276,7 +290,8 @@ def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
         priorities = {p.casefold() for p in schema.priorities}
         resolutions = {r.casefold() for r in schema.resolutions}
         for index, state in enumerate(mapping.states):
-            for status in state.jira:
+            for entry in state.jira:
+                status = split_jira_entry(entry)[0]  # the resolution: _missing_fields
                 if status.casefold() not in statuses:
                     problems.append(
                         f"mapping.states[{index}].jira: status {status!r} does not exist"
@@ -300,8 +315,48 @@ def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
                     f" in project {project}"
                 )
         problems.extend(_unreachable_states(mapping, schema, statuses))
+        problems.extend(_missing_fields(mapping, schema, project))
     if problems:
         raise ConfigError("mapping does not fit Jira:\n  " + "\n  ".join(problems))
+
+
+def _missing_fields(mapping: Mapping, schema: ProjectSchema, project: str) -> list[str]:
+    """The fields and link type the content fields write to, and the resolutions the
+    states name, exist (where Jira told; an empty list from Jira proves nothing)."""
+    problems: list[str] = []
+    fields = {name.casefold() for name in schema.fields}
+
+    def missing(field_id: str | None, name: FieldName) -> bool:
+        wanted = bool(fields and field_id and field_id != "comment")
+        on = mapping.rule(name).direction != "off"
+        return wanted and on and str(field_id).casefold() not in fields
+
+    if missing(mapping.cvss_field, "cvss"):
+        problems.append(
+            f"jira.cvss_field: no field {mapping.cvss_field!r} on issues of project {project}"
+        )
+    if missing(mapping.payout_target, "payouts"):
+        problems.append(
+            f"jira.payout_field: no field {mapping.payout_target!r} on issues of project"
+            f' {project} (or set it to "comment")'
+        )
+    links = {name.casefold() for name in schema.link_types}
+    wanted = mapping.duplicate_link_type
+    if links and mapping.rule("duplicate").direction != "off" and wanted.casefold() not in links:
+        problems.append(
+            f"jira.duplicate_link_type: Jira has no issue link type {wanted!r}"
+            f" (it has {', '.join(sorted(schema.link_types))})"
+        )
+    resolutions = {r.casefold() for r in schema.resolutions}
+    for index, state in enumerate(mapping.states):
+        for entry in state.jira:
+            resolution = split_jira_entry(entry)[1]
+            if resolution and resolutions and resolution.casefold() not in resolutions:
+                problems.append(
+                    f"mapping.states[{index}].jira: resolution {resolution!r} of {entry!r}"
+                    " does not exist"
+                )
+    return problems
 
 
 def runtime_stats(intigriti: IntigritiAdapter, jira: JiraAdapter) -> dict[str, Any]:
@@ -340,15 +395,18 @@ def _unreachable_states(mapping: Mapping, schema: ProjectSchema, statuses: set[s
     }
     problems = []
     for index, state in enumerate(mapping.states):
-        if not state.jira or state.jira[0].casefold() not in statuses:
+        if not state.jira:
             continue
-        target = state.jira[0].casefold()
+        target_name = split_jira_entry(state.jira[0])[0]
+        target = target_name.casefold()
+        if target not in statuses:
+            continue
         sources = [s for s in reachable if s != target]
         # a path may continue through a status nobody has explored: unknown, not wrong
         known_dead_end = all(reachable[s] <= explored for s in sources)
         if sources and known_dead_end and not any(target in reachable[s] for s in sources):
             problems.append(
-                f"mapping.states[{index}] ({state.name}): Jira status {state.jira[0]!r} cannot"
+                f"mapping.states[{index}] ({state.name}): Jira status {target_name!r} cannot"
                 f" be reached from any other status of project {schema.key}'s workflow"
             )
     return problems

@@ -169,6 +169,8 @@ class IntigritiAdapter:
 
     def move_to_status(self, submission: Submission, status: str, close_reason: str | None) -> None:
         label = f"PUT {STATE_ROUTE}"
+        if self._is_reason_change(submission, status, close_reason):
+            submission = self._reopen_to_reclose(submission)
         try:
             path = enums.trigger_path(submission.status, status)
             reason_id = None if close_reason is None else enums.close_reason_id(close_reason)
@@ -200,6 +202,32 @@ class IntigritiAdapter:
                 trigger=trigger,
                 target=status,
             )
+
+    @staticmethod
+    def _is_reason_change(submission: Submission, status: str, close_reason: str | None) -> bool:
+        """Closed already, to be closed with another reason (Resolved -> Duplicate)."""
+        try:
+            same = enums.SUBMISSION_STATUS.canonical(submission.status) == (
+                enums.SUBMISSION_STATUS.canonical(status)
+            )
+        except KeyError:
+            return False
+        old = (submission.close_reason or "").strip().casefold()
+        new = (close_reason or "").strip().casefold()
+        return same and status.strip().casefold() == "closed" and bool(new) and old != new
+
+    def _reopen_to_reclose(self, submission: Submission) -> Submission:
+        """There is no trigger from Closed to Closed: Undo the close (Intigriti answers 403
+        when the last transition cannot be undone, which parks the link as blocked), then
+        read where that led, so the close with the new reason starts from there."""
+        self.client.call(
+            "PUT",
+            STATE_ROUTE,
+            path={"code": submission.code},
+            body={"statusTrigger": enums.trigger_id(enums.UNDO)},
+        )
+        log.info("intigriti_status_trigger_sent", submission=submission.code, trigger=enums.UNDO)
+        return self.get_submission(submission.code)
 
     def set_internal_reference(self, code: str, reference: str | None, url: str | None) -> None:
         self.client.call(

@@ -34,11 +34,27 @@ from syncd.store.tables import (
 from syncd.store.tokens import DatabaseTokenStore
 
 LinkState = Literal["creating", "linked", "blocked", "parked"]
-Field = Literal["severity", "status", "internal_reference"]
+Field = Literal[
+    "severity",
+    "status",
+    "internal_reference",
+    "cvss",
+    "duplicate",
+    "payouts",
+    "payout_total",
+    "description",
+    "attachments",
+]
 _BASE_COLUMNS: dict[str, str] = {
     "severity": "base_severity",
     "status": "base_status",
     "internal_reference": "base_internal_reference",
+    "cvss": "base_cvss",
+    "duplicate": "base_duplicate",
+    "payouts": "base_payouts",
+    "payout_total": "base_payout_total",
+    "description": "base_description",
+    "attachments": "base_attachments",
 }
 
 
@@ -78,6 +94,12 @@ class LinkRecord:
     claim_instance: str | None = None
     claim_since: datetime | None = None
     unmapped: str | None = None
+    base_cvss: str | None = None
+    base_duplicate: str | None = None
+    base_payouts: str | None = None
+    base_payout_total: str | None = None
+    base_description: str | None = None
+    base_attachments: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +198,12 @@ def _link(row: LinkRow) -> LinkRecord:
         claim_instance=row.claim_instance if row.claim_token else None,
         claim_since=_aware(row.claim_since) if row.claim_token else None,
         unmapped=row.unmapped,
+        base_cvss=row.base_cvss,
+        base_duplicate=row.base_duplicate,
+        base_payouts=row.base_payouts,
+        base_payout_total=row.base_payout_total,
+        base_description=row.base_description,
+        base_attachments=row.base_attachments,
     )
 
 
@@ -523,6 +551,9 @@ class Repository:
             row.blocked_signature = None
             row.intigriti_seen_at = None
             row.jira_seen_at = None
+            # another issue: nothing agreed with the old one carries over
+            for column in _BASE_COLUMNS.values():
+                setattr(row, column, None)
             for field, value in bases.items():
                 setattr(row, _BASE_COLUMNS[field], value)
             row.updated_at = now

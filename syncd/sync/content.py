@@ -150,7 +150,45 @@ def _facts(submission: Submission, mapping: Mapping) -> str:
             rows.append(("Original title", one(report.original_title)))
     if one(submission.researcher):
         rows.append(("Researcher", one(submission.researcher)))
+    if one(submission.duplicate_of):
+        rows.append(("Duplicate of", one(submission.duplicate_of)))
     return "\n".join(f"{name}: {value}" for name, value in rows)
+
+
+def _attachment_lines(submission: Submission, escape: Escape) -> list[str]:
+    """The report's attachments as links back to Intigriti (never copied by default).
+
+    The API lists each attachment by code and URL only (a name and size are known once
+    syncd fetched the file); a URL that is not a plain https link is shown as text.
+    """
+    report = submission.report
+    if report is None or not report.attachments:
+        return []
+    lines = [f"h3. Attachments ({len(report.attachments)})"]
+    for attachment in report.attachments[:100]:
+        label = cap_utf16(sanitize_line(attachment.name or attachment.code), INLINE_LIMIT)
+        size = f" ({_size(attachment.size)})" if attachment.size is not None else ""
+        url = attachment.url.strip()
+        if _SAFE_URL.match(url) and url.startswith("https://"):
+            lines.append(f"* [{_link_text(label)}|{url}]{size}")
+        else:
+            lines.append(f"* {escape(label)}{size}: {escape(cap_utf16(url, INLINE_LIMIT))}")
+    if len(report.attachments) > 100:
+        lines.append(f"* … and {len(report.attachments) - 100} more on Intigriti")
+    return lines
+
+
+def _link_text(text: str) -> str:
+    """Text safe inside ``[text|url]``: only letters, digits and a few plain marks."""
+    return "".join(ch if ch.isalnum() or ch in " ._-" else "_" for ch in text) or "attachment"
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 def _header(submission: Submission, mapping: Mapping, escape: Escape) -> list[str]:
@@ -214,7 +252,9 @@ def build_description(
         tail = [f"_No report text was available; read it on Intigriti: {link}_", footer]
         return cap_utf16(_render(header, [], 0, tail, escape), limit)
 
-    full = _render(header, sections, total, [footer], escape)
+    attachments = _attachment_lines(submission, escape)
+    footer_lines = [*attachments, footer] if attachments else [footer]
+    full = _render(header, sections, total, footer_lines, escape)
     if utf16_len(full) <= limit:
         return full
 
@@ -222,6 +262,7 @@ def build_description(
         return [
             f"_Report cut to fit Jira's description limit: {shown:,} of {total:,} characters "
             f"shown. Read the full report on Intigriti: {link}_",
+            *attachments,
             footer,
         ]
 

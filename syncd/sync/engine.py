@@ -35,7 +35,13 @@ from syncd.quota import Priority, priority
 from syncd.records import Issue, IssueBatch, ItemFailure, Submission, SubmissionBatch
 from syncd.store.repository import LinkRecord, Repository
 from syncd.sync.executor import Executor, Summary
-from syncd.sync.mapping import FIELDS, FieldName, canonical_issue_key, canonical_reference
+from syncd.sync.mapping import (
+    FIELDS,
+    FieldName,
+    canonical_cvss,
+    canonical_issue_key,
+    canonical_reference,
+)
 from syncd.sync.ports import IntigritiSide, JiraSide
 from syncd.sync.watermark import advance, clock_went_back, trusted_seen
 
@@ -128,18 +134,22 @@ class Engine:
         mapping = self._mapping
         values: dict[FieldName, str | None]
         if submission is not None:
+            if not self._one_way_fields_agree(link, submission):
+                return False
             values = {
                 "severity": mapping.canonical_severity_from_intigriti(submission.severity),
                 "status": mapping.canonical_status_from_intigriti(
                     submission.status, submission.close_reason
                 ),
                 "internal_reference": canonical_reference(submission.internal_reference),
+                "cvss": canonical_cvss(submission.cvss_vector) or "",
             }
         elif issue is not None:
             values = {
                 "severity": mapping.canonical_severity_from_jira(issue.priority),
-                "status": mapping.canonical_status_from_jira(issue.status),
+                "status": mapping.canonical_status_from_jira(issue.status, issue.resolution),
                 "internal_reference": canonical_issue_key(issue.key),
+                "cvss": canonical_cvss(issue.cvss) or "",
             }
         else:
             return False
@@ -147,9 +157,31 @@ class Engine:
             "severity": link.base_severity,
             "status": link.base_status,
             "internal_reference": link.base_internal_reference,
+            "cvss": link.base_cvss if link.base_cvss is not None else "",
         }
         return all(
             values[name] == bases[name] for name in FIELDS if mapping.rule(name).direction != "off"
+        )
+
+    def _one_way_fields_agree(self, link: LinkRecord, submission: Submission) -> bool:
+        """Whether a listed submission shows nothing new for the fields that flow to Jira
+        only: no payout since the last one written, no unlinked duplicate relation, and
+        (when the description follows the report) no new version at all."""
+        mapping = self._mapping
+        if mapping.rule("description").direction != "off":
+            return False  # only the detail tells whether the report changed
+        total = submission.total_payout
+        written = link.base_payout_total or "0.00"
+        if mapping.rule("payouts").direction != "off" and total is not None:
+            return f"{total:.2f}" == written and self._duplicate_agrees(link, submission)
+        return self._duplicate_agrees(link, submission)
+
+    def _duplicate_agrees(self, link: LinkRecord, submission: Submission) -> bool:
+        duplicate = (submission.close_reason or "").strip().casefold() == "duplicate"
+        return not (
+            duplicate
+            and self._mapping.rule("duplicate").direction != "off"
+            and link.base_duplicate is None
         )
 
     def _issue_for(self, link: LinkRecord) -> Issue | None:

@@ -44,6 +44,7 @@ from syncd.errors import (
     ItemError,
     NotAllowed,
     NotFound,
+    Rejected,
     RemoteError,
     StoreError,
     SyncdError,
@@ -56,22 +57,30 @@ from syncd.sync.describe import describe_plan
 from syncd.sync.mapping import Mapping as SyncMapping
 from syncd.sync.mapping import creation_rules
 from syncd.sync.plan import (
-    Action,
     AdoptIssue,
     Bases,
     CreateIssue,
+    LinkJiraDuplicate,
     LinkView,
     MoveIntigritiStatus,
     Plan,
     RecordBase,
     RecordConflict,
+    RecordJiraPayouts,
+    Related,
     ResumeCreate,
+    SetIntigritiCvss,
     SetIntigritiReference,
     SetIntigritiSeverity,
+    SetJiraCvss,
+    SetJiraDescription,
     SetJiraPriority,
     TransitionJira,
+    UploadAttachments,
     bases_after_adopt,
     bases_after_create,
+    description_digest,
+    new_issue_for,
     plan,
 )
 from syncd.sync.ports import IntigritiSide, JiraSide
@@ -79,13 +88,45 @@ from syncd.sync.watermark import FUTURE_TOLERANCE
 
 log = structlog.get_logger(__name__)
 
-FIELD_WRITES = (
-    SetJiraPriority,
-    TransitionJira,
-    SetIntigritiSeverity,
-    MoveIntigritiStatus,
-    SetIntigritiReference,
+FieldAction = (
+    SetJiraPriority
+    | TransitionJira
+    | SetIntigritiSeverity
+    | MoveIntigritiStatus
+    | SetIntigritiReference
+    | SetJiraCvss
+    | SetIntigritiCvss
+    | LinkJiraDuplicate
+    | RecordJiraPayouts
+    | SetJiraDescription
+    | UploadAttachments
 )
+#: the writes that go to Intigriti (all others go to Jira)
+TO_INTIGRITI = (SetIntigritiSeverity, MoveIntigritiStatus, SetIntigritiReference, SetIntigritiCvss)
+
+
+def _shown_value(action: FieldAction) -> str:
+    """The new value as the audit log and the log lines show it."""
+    match action:
+        case SetJiraPriority(priority=value) | SetIntigritiSeverity(severity=value):
+            return value
+        case TransitionJira(status=status, resolution=resolution):
+            return f"{status}/{resolution}" if resolution else status
+        case MoveIntigritiStatus(status=status, close_reason=reason):
+            return f"{status}/{reason}" if reason else status
+        case SetIntigritiReference(reference=value):
+            return value
+        case SetJiraCvss(cvss=vector) | SetIntigritiCvss(vector=vector):
+            return vector or "(cleared)"
+        case LinkJiraDuplicate(original=original):
+            return f"duplicates {original.issue_key} ({original.submission_code})"
+        case RecordJiraPayouts(text=text):
+            return text
+        case SetJiraDescription(new_base=digest):
+            return digest
+        case UploadAttachments(attachments=attachments):
+            return ", ".join(a.code for a in attachments)
+    return "?"  # pragma: no cover - every FieldAction is matched above
 Outcome = Literal[
     "converged",
     "changed",
@@ -176,9 +217,16 @@ def link_view(link: LinkRecord) -> LinkView:
             severity=link.base_severity,
             status=link.base_status,
             internal_reference=link.base_internal_reference,
+            cvss=link.base_cvss,
+            duplicate=link.base_duplicate,
+            payouts=link.base_payouts,
+            payout_total=link.base_payout_total,
+            description=link.base_description,
+            attachments=link.base_attachments,
         ),
         blocked_signature=link.blocked_signature,
         create_attempted_at=link.create_attempted_at,
+        intigriti_seen_at=link.intigriti_seen_at,
     )
 
 
@@ -359,10 +407,32 @@ class Executor:
         for _round in range(MAX_ROUNDS):
             view = link_view(link) if link is not None else None
             mapping = self._creation_mapping if just_created else self.mapping
-            current = plan(view, submission, issue, mapping, now=self.clock(), escape=self.escape)
+            current = plan(
+                view,
+                submission,
+                issue,
+                mapping,
+                now=self.clock(),
+                escape=self.escape,
+                original=self._original_of(submission),
+            )
             if dry_run:
                 summary.plan_lines.extend(describe_plan(current))
+                if current.needs_detail:
+                    summary.plan_lines.append(
+                        f"{code}  note       would read the submission's detail to decide"
+                        " (report, payouts or duplicate)"
+                    )
                 return "changed" if current.writes else "converged"
+            if current.needs_detail and link is not None and link.issue_id and not fresh:
+                # payouts, the duplicate relation, a changed report: only the detail says
+                if not hold.held:
+                    link = self._claim(code, hold)
+                    if link is None:
+                        continue
+                submission, issue = self._read_fresh(link, hold)
+                fresh = True
+                continue
             if not current.actions:
                 if link is not None and link.issue_id and (submission is None or issue is None):
                     # a side was not read: nothing is known to agree, nothing is marked
@@ -388,6 +458,7 @@ class Executor:
                 self._clear_failure(result.link)
                 return self._finish(result.link, current, summary, changed)
             link, issue = result.link, result.issue
+            submission = result.submission or submission
             fresh = fresh or result.wrote  # syncd just created or linked the issue itself
             just_created = result.created
         raise _StopItem("failed", f"did not converge in {MAX_ROUNDS} rounds")
@@ -414,6 +485,15 @@ class Executor:
             summary.unmapped[current.code] = text
             return "unmapped"
         return "changed" if changed else "converged"
+
+    def _original_of(self, submission: Submission | None) -> Related | None:
+        """The issue of the submission this one duplicates, when both are linked."""
+        if submission is None or not submission.detail or not submission.duplicate_of:
+            return None
+        original = self.repository.get_link(submission.duplicate_of)
+        if original is None or original.issue_id is None or original.issue_key is None:
+            return None
+        return Related(original.submission_code, original.issue_id, original.issue_key)
 
     def _clear_failure(self, link: LinkRecord | None) -> None:
         if link is not None and link.attempts and link.state in ("linked", "blocked"):
@@ -500,6 +580,8 @@ class Executor:
         #: syncd created the issue just now: plan the next round with ``creation_rules``
         #: (not when found by its tag after a crash: a human may have edited it since)
         created: bool = False
+        #: the submission as read for the create (the detail), for the next round
+        submission: Submission | None = None
 
     def _execute(
         self,
@@ -528,7 +610,7 @@ class Executor:
                     result.link = created
                     result.replan = True
                     return result
-                result.link, result.issue, result.created = created
+                result.link, result.issue, result.created, result.submission = created
                 result.wrote = result.replan = True
                 return result
             if isinstance(action, AdoptIssue):
@@ -543,6 +625,7 @@ class Executor:
                     current.code, bases={action.field: action.value}
                 )
                 continue
+            assert isinstance(action, FieldAction)
             field_conflicts = [c for c in conflicts if c.field == action.field]
             result.link = self._write_field(
                 action, result.link, submission, field_conflicts, summary, hold
@@ -566,7 +649,7 @@ class Executor:
 
     def _write_field(
         self,
-        action: Action,
+        action: FieldAction,
         link: LinkRecord,
         submission: Submission | None,
         conflicts: list[RecordConflict],
@@ -575,42 +658,18 @@ class Executor:
     ) -> LinkRecord:
         code = link.submission_code
         self._before_write(code, hold)
-        assert isinstance(
-            action,
-            SetJiraPriority
-            | TransitionJira
-            | SetIntigritiSeverity
-            | MoveIntigritiStatus
-            | SetIntigritiReference,
-        )
-        direction = (
-            "to_jira" if isinstance(action, SetJiraPriority | TransitionJira) else "to_intigriti"
-        )
-        new_value: str
+        direction = "to_intigriti" if isinstance(action, TO_INTIGRITI) else "to_jira"
+        new_value = _shown_value(action)
+        outcome = "ok"
         try:
-            if isinstance(action, SetJiraPriority):
-                new_value = action.priority
-                self.jira.set_priority(action.issue_id, action.priority, action.cvss)
-            elif isinstance(action, TransitionJira):
-                new_value = action.status
-                self.jira.transition_to(action.issue_id, action.status, action.resolution)
-            elif isinstance(action, SetIntigritiSeverity):
-                new_value = action.severity
-                self.intigriti.set_severity(action.code, action.severity, action.vector)
-            elif isinstance(action, MoveIntigritiStatus):
-                new_value = (
-                    f"{action.status}/{action.close_reason}"
-                    if action.close_reason
-                    else action.status
-                )
-                if submission is None:  # the planner moves only what it read
-                    raise _StopItem("failed", "status move planned without the submission")
-                self.intigriti.move_to_status(submission, action.status, action.close_reason)
-            else:
-                key = action.reference
-                url = action.url or self.jira.browse_url(key)
-                new_value = key
-                self.intigriti.set_internal_reference(action.code, key, url)
+            self._send(action, submission)
+        except AmbiguousWrite as exc:
+            if not _is_payout_comment(action):
+                self._fail(code, action.field, direction, action.previous, new_value, exc, conflicts)
+            # A comment has nothing to find it again by: sent again, it could show twice.
+            # A payout note possibly missing is the lesser harm; the audit says "unknown".
+            outcome = "unknown"
+            log.warning("payout_comment_outcome_unknown", submission=code, error=str(exc))
         except NotAllowed as exc:
             reason = f"{action.field}: {exc}"
             entries = [
@@ -628,13 +687,16 @@ class Executor:
             self._fail(code, action.field, direction, action.previous, new_value, exc, conflicts)
         entries = [
             *self._conflict_entries(code, conflicts),
-            AuditEntry(code, action.field, direction, action.previous, new_value, "ok"),
+            AuditEntry(code, action.field, direction, action.previous, new_value, outcome),
         ]
         clear = link.state == "blocked" and (link.blocked_signature or "").startswith(
             f"{action.field}:"
         )
+        bases: dict[str, str | None] = {action.field: action.new_base}
+        if isinstance(action, RecordJiraPayouts):
+            bases["payout_total"] = action.total
         updated = self.repository.apply_field_result(
-            code, bases={action.field: action.new_base}, audit=entries, clear_block=clear
+            code, bases=bases, audit=entries, clear_block=clear
         )
         summary.count_write(action.field, direction)
         log.info(
@@ -646,6 +708,55 @@ class Executor:
             new=new_value,
         )
         return updated
+
+    def _send(self, action: FieldAction, submission: Submission | None) -> None:
+        """The one outside write an action stands for."""
+        match action:
+            case SetJiraPriority(issue_id=issue_id, priority=priority, cvss=cvss):
+                self.jira.set_priority(issue_id, priority, cvss)
+            case TransitionJira(issue_id=issue_id, status=status, resolution=resolution):
+                self.jira.transition_to(issue_id, status, resolution)
+            case SetIntigritiSeverity(code=code, severity=severity, vector=vector):
+                self.intigriti.set_severity(code, severity, vector or None)
+            case MoveIntigritiStatus(status=status, close_reason=reason):
+                if submission is None:  # the planner moves only what it read
+                    raise _StopItem("failed", "status move planned without the submission")
+                self.intigriti.move_to_status(submission, status, reason)
+            case SetIntigritiReference(code=code, reference=key, url=url):
+                self.intigriti.set_internal_reference(code, key, url or self.jira.browse_url(key))
+            case SetJiraCvss(issue_id=issue_id, cvss=cvss):
+                self.jira.set_cvss(issue_id, cvss or None)
+            case SetIntigritiCvss(code=code, severity=severity, vector=vector):
+                if severity is None:  # pragma: no cover - the planner never plans it so
+                    raise _StopItem("failed", "a vector cannot go to Intigriti without severity")
+                self.intigriti.set_severity(code, severity, vector or None)
+            case LinkJiraDuplicate(issue_id=issue_id, original=original):
+                self.jira.link_duplicate(issue_id, original.issue_id)
+            case RecordJiraPayouts(issue_id=issue_id, text=text, target=target):
+                if target == "comment":
+                    self.jira.add_comment(issue_id, self.escape(f"Payouts on Intigriti: {text}"))
+                else:
+                    self.jira.set_text_field(issue_id, target, text)
+            case SetJiraDescription(issue_id=issue_id, description=description):
+                self.jira.set_description(issue_id, description)
+            case UploadAttachments():
+                self._upload(action)
+
+    def _upload(self, action: UploadAttachments) -> None:
+        """Fetch each attachment (up to the size cap) and upload it; one too large is
+        skipped with a warning (it stays listed as a link in the description)."""
+        for attachment in action.attachments:
+            try:
+                downloaded = self.intigriti.download_attachment(attachment, action.max_bytes)
+            except Rejected as exc:
+                log.warning(
+                    "attachment_not_uploaded",
+                    submission=action.code,
+                    attachment=attachment.code,
+                    reason=str(exc),
+                )
+                continue
+            self.jira.attach_file(action.issue_id, downloaded.name, downloaded.content)
 
     def _fail(
         self,
@@ -678,10 +789,11 @@ class Executor:
         link: LinkRecord | None,
         summary: Summary,
         hold: _Hold,
-    ) -> tuple[LinkRecord, Issue, bool] | LinkRecord | None:
+    ) -> tuple[LinkRecord, Issue, bool, Submission | None] | LinkRecord | None:
         """Find or create the issue of ``code``.
 
-        Returns the new link, its issue and whether syncd created it just now; or, when
+        Returns the new link, its issue, whether syncd created it just now, and the
+        submission as read for the create (its detail); or, when
         the intent row turned out to be another process's (now claimed by us), that row,
         to plan again from; or None when the create must wait for Jira's search to settle.
         """
@@ -710,13 +822,19 @@ class Executor:
             except RemoteError as exc:
                 self._fail(code, "creation", "to_jira", None, None, exc)
             if found is not None:
-                return self._link_created(code, found, summary, created=False), found, False
+                linked = self._link_created(code, found, summary, created=False)
+                return linked, found, False, submission
             attempted = link.create_attempted_at
             if attempted is not None and self.clock() - attempted < self.options.create_settle:
                 log.info("create_deferred", submission=code, reason="waiting for search to settle")
                 return None
-        if new is None:
-            raise _StopItem("pending", "submission not read; cannot create yet")
+        if new is None or (self.mapping.include_report and not (submission and submission.detail)):
+            # the report (and its attachments) are in the detail only: read it before the
+            # create, so the issue carries what the developers need
+            submission = self._read_submission(link, hold)
+            new, problem = new_issue_for(submission, self.mapping, self.escape)
+            if new is None:
+                raise _StopItem("failed", f"creation: {problem}")
 
         def confirm() -> None:
             # runs right before the request leaves, on each attempt: the stamp is then
@@ -747,10 +865,19 @@ class Executor:
                     code, hold.token, self.clock(), f"creation: {type(exc).__name__}: {exc}"
                 )
             self._fail(code, "creation", "to_jira", None, new.project, exc)
-        return self._link_created(code, issue, summary, created=True), issue, True
+        linked = self._link_created(
+            code, issue, summary, created=True, description=new.description
+        )
+        return linked, issue, True, submission
 
     def _link_created(
-        self, code: str, issue: Issue, summary: Summary, *, created: bool
+        self,
+        code: str,
+        issue: Issue,
+        summary: Summary,
+        *,
+        created: bool,
+        description: str | None = None,
     ) -> LinkRecord:
         outcome = "ok" if created else "ok:found-by-tag"
         bases = bases_after_create(issue, self.mapping)
@@ -759,7 +886,13 @@ class Executor:
             issue.id,
             issue.key,
             [AuditEntry(code, "creation", "to_jira", None, issue.key, outcome)],
-            bases={"severity": bases.severity, "status": bases.status},
+            bases={
+                "severity": bases.severity,
+                "status": bases.status,
+                "cvss": bases.cvss,
+                # the description syncd wrote: a later report change is compared with it
+                "description": description_digest(description) if description else None,
+            },
         )
         if created:
             summary.created += 1
@@ -857,3 +990,7 @@ class Executor:
         summary.adopted += 1
         log.info("issue_adopted", submission=code, issue=issue.key, reason=action.reason)
         return linked, issue
+
+
+def _is_payout_comment(action: FieldAction) -> bool:
+    return isinstance(action, RecordJiraPayouts) and action.target == "comment"

@@ -6,7 +6,13 @@ Each synced field is compared in one canonical form per link (DESIGN.md §2):
   (``priority_to_severity[severity_to_priority[name]]``), so ``Exceptional`` and
   ``Critical`` are one class when both map to ``Highest``;
 * status: the name of a configured :class:`SyncState` (``accepted``, ``closed:resolved``);
-* internal reference: the Jira issue key, upper-cased.
+* internal reference: the Jira issue key, upper-cased;
+* CVSS: the vector with its metrics in the specification's order (see
+  :func:`canonical_cvss`), so two spellings of one vector are one value.
+
+Three more fields flow one way, Intigriti to Jira, compared with a stored base but never
+merged: the duplicate relation (``duplicate``), the payout totals (``payouts``) and, when
+switched on, the rendered description (``description``).
 
 Many raw values may map to one canonical value, so a move inside one class changes
 nothing on the other side. A raw value that maps to nothing gives ``None``: that side has
@@ -28,9 +34,14 @@ from typing import Literal, get_args
 
 Direction = Literal["both", "to_jira", "to_intigriti", "off"]
 Policy = Literal["intigriti", "jira", "newest"]
-FieldName = Literal["severity", "status", "internal_reference"]
+FieldName = Literal[
+    "severity", "status", "internal_reference", "cvss", "duplicate", "payouts", "description"
+]
 
-FIELDS: tuple[FieldName, ...] = ("severity", "status", "internal_reference")
+#: the fields merged both ways (three-way merge against the base)
+FIELDS: tuple[FieldName, ...] = ("severity", "status", "internal_reference", "cvss")
+#: the fields that only ever flow from Intigriti to Jira (direction to_jira or off)
+ONE_WAY_FIELDS: tuple[FieldName, ...] = ("duplicate", "payouts", "description")
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 POLICIES: tuple[str, ...] = get_args(Policy)
 
@@ -67,6 +78,14 @@ class FieldRules:
     severity: FieldRule = FieldRule(policy="intigriti")
     status: FieldRule = FieldRule(policy="newest")
     internal_reference: FieldRule = FieldRule(policy="jira")
+    #: takes effect only with a Jira CVSS field configured (``jira.cvss_field``)
+    cvss: FieldRule = FieldRule(policy="intigriti")
+    #: Intigriti's "duplicate of" relation as a Jira issue link
+    duplicate: FieldRule = FieldRule(direction="to_jira")
+    #: bounty and bonus totals; takes effect only with ``jira.payout_field`` configured
+    payouts: FieldRule = FieldRule(direction="to_jira")
+    #: rewrite the description when the report changes (off: it is the team's once made)
+    description: FieldRule = FieldRule(direction="off")
 
 
 def creation_rules(rules: FieldRules) -> FieldRules:
@@ -79,7 +98,12 @@ def creation_rules(rules: FieldRules) -> FieldRules:
     def initial(rule: FieldRule) -> FieldRule:
         return rule if rule.direction == "off" else replace(rule, direction="to_jira")
 
-    return replace(rules, severity=initial(rules.severity), status=initial(rules.status))
+    return replace(
+        rules,
+        severity=initial(rules.severity),
+        status=initial(rules.status),
+        cvss=initial(rules.cvss),
+    )
 
 
 @dataclass(frozen=True)
@@ -89,8 +113,10 @@ class SyncState:
     ``intigriti`` entries are ``"Status"`` or ``"Status/Close reason"``; the first is where
     syncd moves a submission (empty, or ``intigriti_writable=False``: syncd never moves
     Intigriti into this state, e.g. back to Triage).
-    ``jira`` entries are Jira status names; the first is where syncd moves an issue, with
-    ``jira_resolution`` set on the way when given.
+    ``jira`` entries are ``"Status"`` or ``"Status/Resolution"`` (a workflow with one done
+    status and the close reason in the resolution: ``"Done/Duplicate"``); a
+    ``"Status/Resolution"`` entry wins over a bare ``"Status"``. The first entry is where
+    syncd moves an issue, with its resolution (or ``jira_resolution``) set on the way.
     """
 
     name: str
@@ -98,6 +124,12 @@ class SyncState:
     jira: tuple[str, ...]
     jira_resolution: str | None = None
     intigriti_writable: bool = True
+
+
+def split_jira_entry(entry: str) -> tuple[str, str | None]:
+    """``"Done/Duplicate"`` -> ("Done", "Duplicate"); ``"Done"`` -> ("Done", None)."""
+    status, sep, resolution = entry.partition("/")
+    return status.strip(), (resolution.strip() or None) if sep else None
 
 
 def _split_intigriti(entry: str) -> tuple[str, str | None]:
@@ -122,6 +154,15 @@ class Mapping:
     label: str = "intigriti"
     include_report: bool = True
     issue_type: str = "Bug"
+    #: the Jira field holding the CVSS vector (``jira.cvss_field``); None: cvss cannot sync
+    cvss_field: str | None = None
+    #: the Jira issue link type for Intigriti's duplicate relation
+    duplicate_link_type: str = "Duplicate"
+    #: where payout totals go: a Jira field id, ``"comment"``, or None (not synced)
+    payout_target: str | None = None
+    #: upload the report's attachments to the issue (off: they are listed as links)
+    upload_attachments: bool = False
+    attachment_max_bytes: int = 10 * 1024 * 1024
 
     # -- lookup tables, built once per instance (cached_property writes the instance
     # __dict__ directly, which a frozen dataclass allows) ---------------------------------
@@ -158,11 +199,13 @@ class Mapping:
         return table
 
     @cached_property
-    def _jira_index(self) -> dict[str, str]:
-        table: dict[str, str] = {}
+    def _jira_index(self) -> dict[tuple[str, str | None], str]:
+        table: dict[tuple[str, str | None], str] = {}
         for state in self.states:
-            for status in state.jira:
-                table.setdefault(_fold(status), state.name)
+            for entry in state.jira:
+                status, resolution = split_jira_entry(entry)
+                key = (_fold(status), _fold(resolution) if resolution else None)
+                table.setdefault(key, state.name)
         return table
 
     @cached_property
@@ -172,7 +215,13 @@ class Mapping:
     # -- field rules ------------------------------------------------------------------------
 
     def rule(self, field_name: FieldName) -> FieldRule:
+        """The field's rule; ``off`` where what it needs is not configured (a CVSS field
+        for cvss, a payout target for payouts)."""
         rule: FieldRule = getattr(self.fields, field_name)
+        if (field_name == "cvss" and not self.cvss_field) or (
+            field_name == "payouts" and not self.payout_target
+        ):
+            return replace(rule, direction="off")
         return rule
 
     # -- severity ---------------------------------------------------------------------------
@@ -245,11 +294,18 @@ class Mapping:
                 return found
         return None
 
-    def canonical_status_from_jira(self, status: str | None) -> str | None:
-        """The sync state of a Jira status name, or None when unmapped."""
+    def canonical_status_from_jira(
+        self, status: str | None, resolution: str | None = None
+    ) -> str | None:
+        """The sync state of a Jira status (+ resolution), or None when unmapped."""
         if status is None:
             return None
-        return self._jira_index.get(_fold(status))
+        folded = _fold(status)
+        if resolution and resolution.strip():
+            found = self._jira_index.get((folded, _fold(resolution)))
+            if found is not None:
+                return found
+        return self._jira_index.get((folded, None))
 
     def intigriti_target(self, state: str | None) -> tuple[str, str | None] | None:
         """(status, close reason) syncd moves a submission to for ``state``; None if none."""
@@ -266,7 +322,8 @@ class Mapping:
         found = self.state(state)
         if found is None or not found.jira:
             return None
-        return found.jira[0].strip(), found.jira_resolution
+        status, resolution = split_jira_entry(found.jira[0])
+        return status, resolution or found.jira_resolution
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -280,6 +337,41 @@ class Mapping:
             if program == program_id and project.strip():
                 return project.strip()
         return self.default_project.strip() or None
+
+
+# -- CVSS ------------------------------------------------------------------------------------
+
+#: base, temporal, environmental and supplemental metrics of CVSS 3.x and 4.0, in the
+#: specifications' order; unknown metrics keep their place after these
+_CVSS_METRICS = (
+    "AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA", "S", "C", "I", "A", "E",
+    "RL", "RC", "CR", "IR", "AR", "MAV", "MAC", "MAT", "MPR", "MUI", "MVC", "MVI", "MVA",
+    "MSC", "MSI", "MSA", "MS", "MC", "MI", "MA", "Safety", "Automatable", "Recovery", "V",
+    "RE", "U",
+)
+_CVSS_ORDER = {name: index for index, name in enumerate(_CVSS_METRICS)}
+
+
+def canonical_cvss(vector: str | None) -> str | None:
+    """A CVSS vector with its metrics in the specification's order, prefix upper-cased;
+    None for nothing. Anything that does not parse as ``metric:value`` pairs is compared
+    as written (stripped), so no value is lost."""
+    if vector is None or not vector.strip():
+        return None
+    text = "".join(vector.split())
+    parts = text.split("/")
+    prefix = parts[0].upper() if parts[0].upper().startswith("CVSS:") else None
+    metrics = parts[1:] if prefix else parts
+    pairs_: list[tuple[str, str]] = []
+    for metric in metrics:
+        name, sep, value = metric.partition(":")
+        if not sep or not name or not value:
+            return text
+        pairs_.append((name, value))
+    order = {name: index for index, (name, _) in enumerate(pairs_)}
+    pairs_.sort(key=lambda p: (_CVSS_ORDER.get(p[0], 1000), order[p[0]]))
+    body = "/".join(f"{name}:{value}" for name, value in pairs_)
+    return f"{prefix}/{body}" if prefix else body
 
 
 # -- internal reference ----------------------------------------------------------------------
@@ -449,14 +541,16 @@ def _validate_states(m: Mapping, problems: list[str]) -> None:
             names[state.name] = index
         if not state.jira:
             problems.append(f"{key}.jira: empty; syncd could not move an issue into {state.name!r}")
-        for status in state.jira:
-            if not status.strip():
+        for entry in state.jira:
+            status, resolution = split_jira_entry(entry)
+            if not status:
                 problems.append(f"{key}.jira: empty status name")
                 continue
-            if _fold(status) in jira_seen:
-                problems.append(f"{key}.jira: {status!r} already in {jira_seen[_fold(status)]}")
+            jira_key = f"{_fold(status)}/{_fold(resolution) if resolution else ''}"
+            if jira_key in jira_seen:
+                problems.append(f"{key}.jira: {entry!r} already in {jira_seen[jira_key]}")
             else:
-                jira_seen[_fold(status)] = f"{key}.jira"
+                jira_seen[jira_key] = f"{key}.jira"
         if state.jira_resolution is not None and not state.jira_resolution.strip():
             problems.append(f"{key}.jira_resolution: empty; leave it unset instead")
         for position, entry in enumerate(state.intigriti):
@@ -498,6 +592,15 @@ def validate_mapping(m: Mapping) -> list[str]:
             problems.append(
                 f"mapping.fields.{name}.policy: {rule.policy!r} is not one of {', '.join(POLICIES)}"
             )
+    for name in ONE_WAY_FIELDS:
+        direction = getattr(m.fields, name).direction
+        if direction not in ("to_jira", "off"):
+            problems.append(
+                f"mapping.fields.{name}.direction: {direction!r}; this field flows from"
+                " Intigriti to Jira only: to_jira or off"
+            )
+    if m.attachment_max_bytes < 1:
+        problems.append("sync.attachment_max_bytes: must be at least 1")
     for index, status in enumerate(m.statuses_to_create):
         if not status.strip():
             problems.append(f"mapping.statuses_to_create[{index}]: empty")

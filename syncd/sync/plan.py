@@ -22,18 +22,20 @@ not read this cycle (``None`` record) never causes a write to the other side.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
-from syncd.records import Issue, NewIssue, Submission
-from syncd.sync.content import build_new_issue, fallback_escape
+from syncd.records import Attachment, Issue, NewIssue, Submission
+from syncd.sync.content import build_description, build_new_issue, fallback_escape
 from syncd.sync.mapping import (
     FieldName,
     FieldRule,
     Mapping,
     Policy,
+    canonical_cvss,
     canonical_issue_key,
     canonical_reference,
 )
@@ -48,11 +50,24 @@ SIGNATURE_LIMIT = 255
 
 @dataclass(frozen=True)
 class Bases:
-    """Per field, the canonical value both sides last agreed on (None: never agreed)."""
+    """Per field, the canonical value both sides last agreed on (None: never agreed).
+
+    For the one-way fields: the value last written to Jira (``duplicate``: the original's
+    submission code; ``payouts``: ``Payouts.describe()``; ``description``: a digest of the
+    description; ``attachments``: the codes uploaded, sorted, comma-separated), and
+    ``payout_total`` the list's total at that time, to notice a payout without a detail
+    read.
+    """
 
     severity: str | None = None
     status: str | None = None
     internal_reference: str | None = None
+    cvss: str | None = None
+    duplicate: str | None = None
+    payouts: str | None = None
+    payout_total: str | None = None
+    description: str | None = None
+    attachments: str | None = None
 
     def get(self, field: FieldName) -> str | None:
         value: str | None = getattr(self, field)
@@ -72,6 +87,17 @@ class LinkView:
     #: set while a write is parked as blocked; see :func:`block_signature`
     blocked_signature: str | None = None
     create_attempted_at: datetime | None = None
+    #: the version of the submission last reconciled (``updated_at``), None if none yet
+    intigriti_seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Related:
+    """The issue an original submission is linked to (for a duplicate's link)."""
+
+    submission_code: str
+    issue_id: str
+    issue_key: str
 
 
 # -- actions ---------------------------------------------------------------------------------
@@ -168,10 +194,89 @@ class SetIntigritiReference:
 
 
 @dataclass(frozen=True)
+class SetJiraCvss:
+    """The vector into the configured Jira field ("" clears it)."""
+
+    issue_id: str
+    cvss: str
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "cvss"
+
+
+@dataclass(frozen=True)
+class SetIntigritiCvss:
+    """A new vector ("" clears it) for the submission, its severity kept as it is (one PUT
+    carries both)."""
+
+    code: str
+    severity: str | None
+    vector: str
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "cvss"
+
+
+@dataclass(frozen=True)
+class LinkJiraDuplicate:
+    """Link the issue as a duplicate of the original's issue (Intigriti's relation)."""
+
+    issue_id: str
+    original: Related
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "duplicate"
+
+
+@dataclass(frozen=True)
+class RecordJiraPayouts:
+    """Put the payout totals in the configured field, or add them as a comment."""
+
+    issue_id: str
+    text: str
+    target: str
+    new_base: str
+    total: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "payouts"
+
+
+@dataclass(frozen=True)
+class SetJiraDescription:
+    """Rewrite the description from the changed report (only when switched on)."""
+
+    issue_id: str
+    description: str
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[FieldName] = "description"
+
+
+@dataclass(frozen=True)
+class UploadAttachments:
+    """Upload the report's attachments the issue does not have yet."""
+
+    issue_id: str
+    code: str
+    attachments: tuple[Attachment, ...]
+    max_bytes: int
+    #: every code uploaded once this is done, sorted, comma-separated
+    new_base: str
+    previous: str | None = None
+    signature: str = ""
+    field: ClassVar[str] = "attachments"
+
+
+@dataclass(frozen=True)
 class RecordBase:
     """The sides agree without a write: base := value."""
 
-    field: FieldName
+    field: FieldName | Literal["payout_total", "attachments"]
     value: str
 
 
@@ -196,6 +301,12 @@ FieldWrite = (
     | SetIntigritiSeverity
     | MoveIntigritiStatus
     | SetIntigritiReference
+    | SetJiraCvss
+    | SetIntigritiCvss
+    | LinkJiraDuplicate
+    | RecordJiraPayouts
+    | SetJiraDescription
+    | UploadAttachments
 )
 Action = (
     CreateIssue
@@ -206,6 +317,12 @@ Action = (
     | SetIntigritiSeverity
     | MoveIntigritiStatus
     | SetIntigritiReference
+    | SetJiraCvss
+    | SetIntigritiCvss
+    | LinkJiraDuplicate
+    | RecordJiraPayouts
+    | SetJiraDescription
+    | UploadAttachments
     | RecordBase
     | RecordConflict
 )
@@ -218,6 +335,12 @@ WRITE_TYPES: tuple[type, ...] = (
     SetIntigritiSeverity,
     MoveIntigritiStatus,
     SetIntigritiReference,
+    SetJiraCvss,
+    SetIntigritiCvss,
+    LinkJiraDuplicate,
+    RecordJiraPayouts,
+    SetJiraDescription,
+    UploadAttachments,
 )
 
 
@@ -248,6 +371,9 @@ class Plan:
     #: fields skipped because the link's blocked signature still matches (the block holds)
     blocked_fields: tuple[FieldName, ...] = ()
     unmapped: tuple[Unmapped, ...] = ()
+    #: a decision needs the submission's detail read (report, payouts, duplicate), and
+    #: the submission given was from a list: read it, then plan again
+    needs_detail: bool = False
 
     @property
     def writes(self) -> tuple[Action, ...]:
@@ -282,10 +408,14 @@ def bases_after_create(issue: Issue, mapping: Mapping) -> Bases:
     moves its new issue out of To Do). The reference base stays None so the key is
     written to Intigriti next.
     """
+    cvss = None
+    if mapping.rule("cvss").direction != "off":
+        cvss = canonical_cvss(issue.cvss) or ""
     return Bases(
         severity=mapping.canonical_severity_from_jira(issue.priority),
-        status=mapping.canonical_status_from_jira(issue.status),
+        status=mapping.canonical_status_from_jira(issue.status, issue.resolution),
         internal_reference=None,
+        cvss=cvss,
     )
 
 
@@ -366,16 +496,22 @@ class _Planner:
         submission: Submission,
         issue: Issue,
         mapping: Mapping,
+        *,
+        original: Related | None,
+        escape: Callable[[str], str],
     ) -> None:
         self.link = link
         self.code = link.submission_code
         self.submission = submission
         self.issue = issue
         self.mapping = mapping
+        self.original = original
+        self.escape = escape
         self.actions: list[Action] = []
         self.notes: list[str] = []
         self.blocked_fields: list[FieldName] = []
         self.unmapped: list[Unmapped] = []
+        self.needs_detail = False
 
     def note(self, field: str, text: str) -> None:
         self.notes.append(f"{field}: {text}")
@@ -436,10 +572,11 @@ class _Planner:
         if decision.kind == "to_jira" and decision.value is not None:
             priority = self.mapping.priority_for(decision.value)
             if priority is not None:
+                # the vector is its own field (cvss); it rides along only when both change
                 write = SetJiraPriority(
                     self.issue.id,
                     priority,
-                    self.submission.cvss_vector,
+                    None,
                     decision.value,
                     previous=raw_j,
                     signature=signature,
@@ -466,9 +603,10 @@ class _Planner:
             return
         sub = self.submission
         raw_i = f"{sub.status}/{sub.close_reason}" if sub.close_reason else sub.status
-        raw_j = self.issue.status
+        resolution = self.issue.resolution
+        raw_j = f"{self.issue.status}/{resolution}" if resolution else self.issue.status
         i = self.mapping.canonical_status_from_intigriti(sub.status, sub.close_reason)
-        j = self.mapping.canonical_status_from_jira(raw_j)
+        j = self.mapping.canonical_status_from_jira(self.issue.status, resolution)
         if i is None or j is None:
             self._no_opinion(
                 field, raw_i=raw_i, i=i, raw_j=raw_j, j=j, i_what="status", j_what="status"
@@ -583,6 +721,207 @@ class _Planner:
             SetIntigritiReference(self.code, key, None, key, previous=previous, signature=signature)
         )
 
+    # -- CVSS -------------------------------------------------------------------------------
+
+    def cvss(self) -> None:
+        """The vector as a field of its own. No vector on a side counts as the value ""
+        (so clearing it is a change like any other, and is synced)."""
+        field: FieldName = "cvss"
+        rule = self.mapping.rule(field)
+        if rule.direction == "off":
+            return
+        raw_i, raw_j = self.submission.cvss_vector, self.issue.cvss
+        i, j = canonical_cvss(raw_i) or "", canonical_cvss(raw_j) or ""
+        if not i and not j and self.link.bases.cvss is None:
+            return  # neither side ever had a vector
+        signature = block_signature(field, raw_i, raw_j)
+        if self.blocked(field, signature):
+            return
+        base = self.link.bases.cvss
+        decision = _merge(
+            field, i, j, base, rule=rule, submission=self.submission, issue=self.issue
+        )
+        value, conflict = decision.value, decision.conflict
+        if decision.kind == "base" and value is not None:
+            self.actions.append(RecordBase(field, value))
+        elif decision.kind == "to_jira" and value is not None:
+            if conflict is not None:
+                self.actions.append(conflict)
+            self.actions.append(SetJiraCvss(self.issue.id, raw_i or "", value, raw_j, signature))
+        elif decision.kind == "to_intigriti" and value is not None:
+            self._cvss_to_intigriti(raw_j or "", value, raw_i, signature, conflict)
+
+    def _cvss_to_intigriti(
+        self,
+        vector: str,
+        base: str,
+        previous: str | None,
+        signature: str,
+        conflict: RecordConflict | None,
+    ) -> None:
+        if self.submission.severity is None:
+            self.note("cvss", "Intigriti takes a vector only with a severity; left as it is")
+            return
+        if conflict is not None:
+            self.actions.append(conflict)
+        self.actions.append(
+            SetIntigritiCvss(
+                self.code, self.submission.severity, vector, base, previous, signature
+            )
+        )
+
+    def _combine_severity_and_cvss(self) -> None:
+        """One write per side when severity and vector change together: the vector rides
+        on the severity write, and its base is recorded right after that write."""
+        combined: list[Action] = []
+        priority = next((a for a in self.actions if isinstance(a, SetJiraPriority)), None)
+        severity = next((a for a in self.actions if isinstance(a, SetIntigritiSeverity)), None)
+        for action in self.actions:
+            if isinstance(action, SetJiraCvss) and priority is not None:
+                continue
+            if isinstance(action, SetIntigritiCvss) and severity is not None:
+                continue
+            if isinstance(action, SetJiraPriority):
+                cvss = next((a for a in self.actions if isinstance(a, SetJiraCvss)), None)
+                if cvss is not None:
+                    combined.append(replace(action, cvss=cvss.cvss))
+                    combined.append(RecordBase("cvss", cvss.new_base))
+                    continue
+            if isinstance(action, SetIntigritiSeverity):
+                moved = next((a for a in self.actions if isinstance(a, SetIntigritiCvss)), None)
+                if moved is not None:
+                    combined.append(replace(action, vector=moved.vector))
+                    combined.append(RecordBase("cvss", moved.new_base))
+                    continue
+            combined.append(action)
+        self.actions = combined
+
+    # -- duplicate relation ---------------------------------------------------------------
+
+    def duplicate(self) -> None:
+        field: FieldName = "duplicate"
+        if self.mapping.rule(field).direction == "off":
+            return
+        sub = self.submission
+        if not sub.detail:
+            closed_as_duplicate = (sub.close_reason or "").strip().casefold() == "duplicate"
+            if closed_as_duplicate and self.link.bases.duplicate is None:
+                self.needs_detail = True  # the original is named in the detail only
+            return
+        parent = sub.duplicate_of
+        if parent is None or _same_code(parent, self.link.bases.duplicate):
+            removed = self.original is not None and self.original.issue_key not in (
+                self.issue.duplicates
+            )
+            if parent is not None and removed:
+                self.note(field, "the duplicate link was removed in Jira; left as it is")
+            return
+        if self.original is None:
+            self.note(field, f"the original {parent!r} has no Jira issue yet; linked later")
+            return
+        if self.original.issue_key in self.issue.duplicates:
+            self.actions.append(RecordBase(field, parent))
+            return
+        self.actions.append(
+            LinkJiraDuplicate(
+                self.issue.id,
+                self.original,
+                parent,
+                previous=self.link.bases.duplicate,
+                signature=block_signature(field, parent, self.issue.key),
+            )
+        )
+
+    # -- payouts ----------------------------------------------------------------------------
+
+    def payouts(self) -> None:
+        field: FieldName = "payouts"
+        target = self.mapping.payout_target
+        if self.mapping.rule(field).direction == "off" or target is None:
+            return
+        sub = self.submission
+        bases = self.link.bases
+        if not sub.detail:
+            listed = _money(sub.total_payout)
+            if listed is not None and listed != bases.payout_total:
+                self.needs_detail = True  # the split into bounty and bonus is detail-only
+            return
+        if sub.payouts is None:
+            return
+        text = sub.payouts.describe()
+        total = _money(sub.payouts.total) or "0.00"
+        if text == bases.payouts:
+            if total != bases.payout_total:
+                self.actions.append(RecordBase("payout_total", total))
+            return
+        if bases.payouts is None and sub.payouts.total == 0:
+            # nothing paid yet: nothing to tell; remember the zero so a first payout shows
+            self.actions.append(RecordBase(field, text))
+            self.actions.append(RecordBase("payout_total", total))
+            return
+        self.actions.append(
+            RecordJiraPayouts(
+                self.issue.id,
+                text,
+                target,
+                text,
+                total,
+                previous=bases.payouts,
+                signature=block_signature(field, text, self.issue.key),
+            )
+        )
+
+    # -- description ------------------------------------------------------------------------
+
+    def description(self) -> None:
+        field: FieldName = "description"
+        if self.mapping.rule(field).direction == "off":
+            return
+        sub = self.submission
+        if not sub.detail:
+            seen = self.link.intigriti_seen_at
+            if seen is None or _utc(sub.updated_at) > _utc(seen):
+                self.needs_detail = True  # the report may have changed; only the detail says
+            return
+        text = build_description(
+            sub, self.mapping, include_report=self.mapping.include_report, escape=self.escape
+        )
+        digest = description_digest(text)
+        if digest == self.link.bases.description:
+            return
+        self.actions.append(
+            SetJiraDescription(
+                self.issue.id,
+                text,
+                digest,
+                previous=self.link.bases.description,
+                signature=block_signature(field, digest, self.issue.key),
+            )
+        )
+
+    # -- attachments ------------------------------------------------------------------------
+
+    def attachments(self) -> None:
+        if not self.mapping.upload_attachments or not self.submission.detail:
+            return
+        report = self.submission.report
+        found = report.attachments if report is not None else ()
+        done = set(filter(None, (self.link.bases.attachments or "").split(",")))
+        missing = tuple(a for a in found if a.code not in done)
+        if not missing:
+            return
+        every = ",".join(sorted(done | {a.code for a in missing}))
+        self.actions.append(
+            UploadAttachments(
+                self.issue.id,
+                self.code,
+                missing,
+                self.mapping.attachment_max_bytes,
+                every,
+                previous=self.link.bases.attachments,
+            )
+        )
+
     def build(self) -> Plan:
         self.reference()
         if any(isinstance(a, AdoptIssue) for a in self.actions):
@@ -591,20 +930,38 @@ class _Planner:
             return Plan(self.code, tuple(kept), tuple(self.notes), tuple(self.blocked_fields))
         self.severity()
         self.status()
+        self.cvss()
+        self._combine_severity_and_cvss()
+        self.duplicate()
+        self.payouts()
+        self.description()
+        self.attachments()
         return Plan(
             self.code,
             tuple(self.actions),
             tuple(self.notes),
             tuple(self.blocked_fields),
             tuple(self.unmapped),
+            needs_detail=self.needs_detail,
         )
+
+
+def _money(value: float | None) -> str | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return f"{value:.2f}"
+
+
+def description_digest(text: str) -> str:
+    """What the description base stores: a digest, not the (large) text."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _same_code(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
 
 
-def _new_issue(
+def new_issue_for(
     submission: Submission, mapping: Mapping, escape: Callable[[str], str]
 ) -> tuple[NewIssue | None, str | None]:
     project = mapping.project_for(submission.program_id)
@@ -646,7 +1003,7 @@ def _plan_unlinked(
         return Plan(
             code, (AdoptIssue(key, reason, signature),), (f"creation: {reason}; not creating",)
         )
-    new, problem = _new_issue(submission, mapping, escape)
+    new, problem = new_issue_for(submission, mapping, escape)
     if new is None:
         return Plan(code, (), (f"creation: {problem}; not creating",))
     return Plan(code, (CreateIssue(new.project, new),))
@@ -660,12 +1017,14 @@ def plan(
     *,
     now: datetime,
     escape: Callable[[str], str] = fallback_escape,
+    original: Related | None = None,
 ) -> Plan:
     """Every action needed for one submission; pure, deterministic and total.
 
     ``submission`` / ``issue`` are None when that side was not read (or failed) this
     cycle. ``escape`` renders researcher text literally in Jira wiki markup (production
     passes the Jira adapter's escaper). ``now`` is only used to describe pending intents.
+    ``original``: when the submission is a duplicate, the original's issue (if linked).
     """
     if link is None:
         return _plan_unlinked(submission, issue, mapping, escape)
@@ -676,7 +1035,7 @@ def plan(
         notes: list[str] = []
         new: NewIssue | None = None
         if submission is not None and _same_code(submission.code, code):
-            new, problem = _new_issue(submission, mapping, escape)
+            new, problem = new_issue_for(submission, mapping, escape)
             if problem is not None:
                 notes.append(f"creation: {problem}")
         else:
@@ -707,4 +1066,4 @@ def plan(
                 "nothing written",
             ),
         )
-    return _Planner(link, submission, issue, mapping).build()
+    return _Planner(link, submission, issue, mapping, original=original, escape=escape).build()

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from syncd.records import Issue, IssueBatch, NewIssue, Program, Submission, SubmissionBatch
+from syncd.records import (
+    Attachment,
+    Issue,
+    IssueBatch,
+    NewIssue,
+    Program,
+    Submission,
+    SubmissionBatch,
+)
 
 
 class IntigritiSide(Protocol):
@@ -45,6 +53,18 @@ class IntigritiSide(Protocol):
         """Set (or with None, clear) the internal reference."""
         ...
 
+    def download_attachment(self, attachment: Attachment, max_bytes: int) -> DownloadedFile:
+        """Fetch one report attachment. Rejected when it is larger than ``max_bytes``
+        (checked before reading more than that)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    name: str
+    content: bytes
+    content_type: str | None = None
+
 
 @dataclass(frozen=True)
 class ProjectSchema:
@@ -59,6 +79,11 @@ class ProjectSchema:
     #: statuses whose outgoing transitions are known (Jira shows a workflow only through
     #: the transitions of existing issues); reachability from the others is unknown
     explored: frozenset[str] = frozenset()
+    #: names of the site's issue link types (``Duplicate``, ``Blocks``, ...)
+    link_types: frozenset[str] = frozenset()
+    #: ids and names of the fields an issue of the configured type can have (create or
+    #: edit screen), ``customfield_10050`` and ``CVSS`` alike
+    fields: frozenset[str] = frozenset()
 
 
 class JiraSide(Protocol):
@@ -94,8 +119,36 @@ class JiraSide(Protocol):
         """Set the priority (and the CVSS custom field, when configured)."""
         ...
 
+    def set_cvss(self, issue_id: str, cvss: str | None) -> None:
+        """Set (None: clear) the configured CVSS custom field alone."""
+        ...
+
     def transition_to(self, issue_id: str, status: str, resolution: str | None) -> None:
-        """Reach ``status`` along the shortest transition path; no-op when already there."""
+        """Reach ``status`` along the shortest transition path, setting ``resolution`` on
+        the way in. Already in ``status``: a no-op when ``resolution`` is None or already
+        set; otherwise the resolution alone is changed (an edit, or a transition from the
+        status to itself)."""
+        ...
+
+    def link_duplicate(self, issue_id: str, original_issue_id: str) -> None:
+        """Link ``issue_id`` as a duplicate of ``original_issue_id`` (the configured link
+        type); nothing when that link exists already."""
+        ...
+
+    def set_text_field(self, issue_id: str, field_id: str, value: str) -> None:
+        """Set one custom field (text or number field: the adapter converts)."""
+        ...
+
+    def set_description(self, issue_id: str, description: str) -> None:
+        """Replace the description (wiki markup, already escaped by the caller)."""
+        ...
+
+    def add_comment(self, issue_id: str, body: str) -> str:
+        """Add a comment (wiki markup, already escaped by the caller); returns its id."""
+        ...
+
+    def attach_file(self, issue_id: str, name: str, content: bytes) -> None:
+        """Upload one attachment; nothing when the issue holds one of that name already."""
         ...
 
     def browse_url(self, key: str) -> str:

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from jira import JIRA
@@ -46,7 +46,7 @@ from syncd.quota import TokenBucket
 from syncd.records import Issue, IssueBatch, ItemFailure, NewIssue
 from syncd.sync.ports import ProjectSchema
 from syncd.tracker import jql
-from syncd.tracker.catalog import Catalog, ProjectInfo
+from syncd.tracker.catalog import Catalog, FieldInfo, ProjectInfo
 from syncd.tracker.options import JiraOptions
 from syncd.tracker.parse import BASE_FIELDS, parse_issue
 from syncd.tracker.transport import Call, Transport
@@ -68,6 +68,8 @@ SUMMARY_MAX = 255
 #: After a status had no sample issue to read its transitions from, ask again this late.
 SAMPLE_RETRY_SECONDS = 600.0
 _SPACE = re.compile(r"\s+")
+#: the first number of a text ("EUR 550.00 (bounty ...)" -> 550.00), for number fields
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 
 def clean_summary(text: str) -> str:
@@ -78,6 +80,15 @@ def clean_summary(text: str) -> str:
 
 def _same(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
+
+
+class _Position(NamedTuple):
+    """Where an issue is, read directly (strongly consistent)."""
+
+    status: str
+    project_id: str
+    type_id: str
+    resolution: str | None
 
 
 class JiraAdapter:
@@ -139,6 +150,7 @@ class JiraAdapter:
             property_key=self.options.property_key,
             cvss_field=cvss.id if cvss else None,
             browse_base=self.options.base_url,
+            duplicate_link_type=self.options.duplicate_link_type,
         )
 
     def _remember(self, issue_id: str) -> None:
@@ -434,6 +446,121 @@ class JiraAdapter:
         self._remember(issue_id)
         log.info("jira_priority_set", issue=issue_id, priority=priority)
 
+    def _edit(self, issue_id: str, fields: Mapping[str, Any]) -> None:
+        """One PUT of ``fields`` (idempotent: setting a value twice leaves it set)."""
+        self._transport.request(
+            Call("PUT /issue/{id}", True, write_issue=issue_id),
+            "PUT",
+            f"issue/{issue_id}",
+            body={"fields": dict(fields)},
+        )
+        self._remember(issue_id)
+
+    def set_cvss(self, issue_id: str, cvss: str | None) -> None:
+        info = self.catalog.cvss_field()
+        if info is None:
+            raise Rejected("no CVSS field is configured (jira.cvss_field)", system="jira")
+        value = self._cvss_value(cvss) if cvss is not None else None
+        if cvss is not None and value is None:
+            # Writing None would clear the field: refuse instead of losing the score.
+            raise Rejected(
+                f"jira.cvss_field {info.name!r} is a number field and {cvss!r} is not a"
+                " number; use a text field to hold CVSS vectors",
+                system="jira",
+            )
+        self._edit(issue_id, {info.id: value})
+        log.info("jira_cvss_set", issue=issue_id, field=info.id, cleared=value is None)
+
+    def set_text_field(self, issue_id: str, field_id: str, value: str) -> None:
+        info = self.catalog.field(field_id, "jira.payout_field")
+        self._edit(issue_id, {info.id: _field_value(info, value)})
+        log.info("jira_field_set", issue=issue_id, field=info.id)
+
+    def set_description(self, issue_id: str, description: str) -> None:
+        self._edit(issue_id, {"description": description})
+        log.info("jira_description_set", issue=issue_id, chars=len(description))
+
+    def add_comment(self, issue_id: str, body: str) -> str:
+        """One POST, never re-sent once it may have reached Jira (a comment has no key to
+        find it again by): a lost answer is ``AmbiguousWrite``."""
+        call = Call("POST /issue/{id}/comment", False, write_issue=issue_id)
+        comment = self._transport.execute(call, lambda client: client.add_comment(issue_id, body))
+        self._remember(issue_id)
+        comment_id = str(getattr(comment, "id", "") or "")
+        if not comment_id:
+            raise AmbiguousWrite(
+                f"{call.route}: answer without a comment id; the comment may exist",
+                system="jira",
+                route=call.route,
+            )
+        log.info("jira_comment_added", issue=issue_id, comment=comment_id)
+        return comment_id
+
+    # -- issue links -------------------------------------------------------------------
+
+    def _duplicates_already(self, issue_id: str, original: str, link_type: str) -> bool:
+        """Whether ``issue_id`` already shows ``original`` as an outward issue of the type."""
+        raw = self._read_raw(issue_id, ["issuelinks"])
+        fields = raw.get("fields")
+        for link in (fields.get("issuelinks") if isinstance(fields, Mapping) else None) or []:
+            if not isinstance(link, Mapping) or not isinstance(link.get("type"), Mapping):
+                continue
+            other = link.get("outwardIssue")
+            if not _same(str(link["type"].get("name") or ""), link_type):
+                continue
+            if isinstance(other, Mapping) and original in (str(other.get("id")), other.get("key")):
+                return True
+        return False
+
+    def link_duplicate(self, issue_id: str, original_issue_id: str) -> None:
+        """POST /issueLink naming the duplicate ``inwardIssue`` and the original
+        ``outwardIssue``: Jira then shows "duplicate <outward: duplicates> original" (see
+        CHOICES.md; the field names read backwards). Not via ``create_issue_link``: it
+        GETs every link type on each call and may swap the ends on a name it guesses."""
+        link_type = self.catalog.link_type_name(self.options.duplicate_link_type)
+        if self._duplicates_already(issue_id, original_issue_id, link_type):
+            log.info("jira_duplicate_link_exists", issue=issue_id, original=original_issue_id)
+            return
+        body = {
+            "type": {"name": link_type},
+            "inwardIssue": _issue_ref(issue_id),
+            "outwardIssue": _issue_ref(original_issue_id),
+        }
+        call = Call("POST /issueLink", False, write_issue=issue_id)
+        try:
+            self._transport.request(call, "POST", "issueLink", body=body)
+        except (AmbiguousWrite, MalformedResponse):
+            # The link may have been made: look, and fail only if it is not there.
+            if not self._duplicates_already(issue_id, original_issue_id, link_type):
+                raise
+        self._remember(issue_id)
+        log.info("jira_duplicate_linked", issue=issue_id, original=original_issue_id)
+
+    # -- attachments -------------------------------------------------------------------
+
+    def _attachment_names(self, issue_id: str) -> set[str]:
+        raw = self._read_raw(issue_id, ["attachment"])
+        fields = raw.get("fields")
+        listed = fields.get("attachment") if isinstance(fields, Mapping) else None
+        return {
+            str(item["filename"])
+            for item in listed or []
+            if isinstance(item, Mapping) and isinstance(item.get("filename"), str)
+        }
+
+    def attach_file(self, issue_id: str, name: str, content: bytes) -> None:
+        if name in self._attachment_names(issue_id):
+            log.info("jira_attachment_exists", issue=issue_id, name=name)
+            return
+        call = Call("POST /issue/{id}/attachments", False, write_issue=issue_id)
+        try:
+            self._transport.execute(call, _uploader(issue_id, name, content))
+        except AmbiguousWrite:
+            if name not in self._attachment_names(issue_id):
+                raise
+        self._remember(issue_id)
+        log.info("jira_attachment_added", issue=issue_id, name=name, size=len(content))
+
     # -- transitions -------------------------------------------------------------------
 
     def _learn_live(self, graph: WorkflowGraph, issue_id: str, status: str) -> None:
@@ -468,15 +595,17 @@ class JiraAdapter:
                 else:
                     self._no_sample[key] = time.monotonic() + SAMPLE_RETRY_SECONDS
 
-    def _status_of(self, issue_id: str) -> tuple[str, str, str]:
-        """(status, project id, issue type id) read directly."""
-        raw = self._read_raw(issue_id, ["status", "project", "issuetype"])
+    def _status_of(self, issue_id: str) -> _Position:
+        """Status, project id, issue type id and resolution, read directly."""
+        raw = self._read_raw(issue_id, ["status", "project", "issuetype", "resolution"])
         fields = raw.get("fields") or {}
         try:
-            return (
+            resolution = fields.get("resolution")
+            return _Position(
                 str(fields["status"]["name"]),
                 str(fields["project"]["id"]),
                 str(fields["issuetype"]["id"]),
+                str(resolution["name"]) if resolution is not None else None,
             )
         except (KeyError, TypeError):
             raise ItemError(
@@ -487,13 +616,16 @@ class JiraAdapter:
             ) from None
 
     def transition_to(self, issue_id: str, status: str, resolution: str | None) -> None:
-        """Move along the shortest known path; no-op when already in ``status`` (whatever
-        the resolution: it is only set on the way in). ``resolution`` is set on the last
-        hop when that transition's screen has the field."""
-        current, project_id, type_id = self._status_of(issue_id)
-        if _same(current, status):
-            return
+        """Move along the shortest known path, ``resolution`` set on the last hop when that
+        transition's screen has the field. Already in ``status``: nothing when
+        ``resolution`` is None or already set, else the resolution alone is changed."""
+        current, project_id, type_id, current_resolution = self._status_of(issue_id)
         wanted = self.catalog.resolution_name(resolution) if resolution else None
+        if _same(current, status):
+            if wanted is not None and not _same(current_resolution or "", wanted):
+                position = _Position(current, project_id, type_id, current_resolution)
+                self._change_resolution(issue_id, position, wanted)
+            return
         known = self._project_statuses(self.catalog.project(project_id), type_id)
         if not any(_same(name, status) for name in known):
             # Refuse before moving anything (exploring would walk the whole workflow).
@@ -566,6 +698,55 @@ class JiraAdapter:
             current = edge.target
             confirmed = False
         raise NotAllowed(f"gave up moving {issue_id} to {status!r}", system="jira")
+
+    def _change_resolution(self, issue_id: str, at: _Position, wanted: str) -> None:
+        """Change the resolution without leaving the status: an edit when the edit screen
+        has the field, else a transition from the status to itself with the field on its
+        screen; NotAllowed (the link is parked, not retried) when the workflow has neither."""
+        if self._resolution_editable(issue_id, wanted):
+            self._edit(issue_id, {"resolution": {"name": wanted}})
+            log.info("jira_resolution_edited", issue=issue_id, resolution=wanted)
+            return
+        graph = self.catalog.graph(at.project_id, at.type_id)
+        if not graph.explored(at.status):
+            self._learn_live(graph, issue_id, at.status)
+        loops = [
+            edge
+            for edge in graph.out(at.status)
+            if _same(edge.target, at.status)
+            and edge.has_resolution
+            and (
+                not edge.resolution_allowed
+                or any(_same(n, wanted) for n in edge.resolution_allowed)
+            )
+        ]
+        if not loops:
+            raise NotAllowed(
+                f"cannot change the resolution of {issue_id} from {at.resolution!r} to"
+                f" {wanted!r} in {at.status!r}: the edit screen has no resolution field and"
+                f" the workflow has no transition from {at.status!r} to itself that sets it",
+                system="jira",
+            )
+        try:
+            self._do_transition(issue_id, loops[0], wanted)
+        except AmbiguousWrite:
+            # the answer was lost: the transition may have been applied; look before failing
+            if not _same(self._status_of(issue_id).resolution or "", wanted):
+                raise
+        self._remember(issue_id)
+
+    def _resolution_editable(self, issue_id: str, wanted: str) -> bool:
+        """Whether the edit screen (GET editmeta) takes ``wanted`` as the resolution."""
+        route = "GET /issue/{id}/editmeta"
+        meta = self._transport.request(Call(route, True), "GET", f"issue/{issue_id}/editmeta")
+        fields = meta.get("fields") if isinstance(meta, Mapping) else None
+        entry = fields.get("resolution") if isinstance(fields, Mapping) else None
+        if not isinstance(entry, Mapping):
+            return False
+        allowed = [
+            v.get("name") for v in entry.get("allowedValues") or [] if isinstance(v, Mapping)
+        ]
+        return not allowed or any(isinstance(n, str) and _same(n, wanted) for n in allowed)
 
     def _do_transition(self, issue_id: str, edge: Edge, resolution: str | None) -> None:
         body: dict[str, Any] = {"transition": {"id": edge.transition_id}}
@@ -643,7 +824,49 @@ class JiraAdapter:
                 name: reachable_from(graph, name) for name in statuses if graph.explored(name)
             },
             explored=frozenset(name for name in statuses if graph.explored(name)),
+            link_types=self._link_type_names(),
+            fields=self._screen_fields(project, type_id),
         )
+
+    def _link_type_names(self) -> frozenset[str]:
+        try:
+            return frozenset(self.catalog.link_types().values())
+        except NotFound:
+            # Issue linking is switched off on this site (Jira answers 404 then).
+            log.warning("jira_issue_linking_disabled")
+            return frozenset()
+
+    def _screen_fields(self, project: ProjectInfo, type_id: str) -> frozenset[str]:
+        """Ids and names of the fields on the create screen of the issue type, and on the
+        edit screen of one issue of that type (when one exists): where syncd writes."""
+        found: set[str] = set()
+        route = "GET /issue/createmeta/{project}/issuetypes/{type}"
+        path = f"issue/createmeta/{project.key}/issuetypes/{type_id}"
+        start = 0
+        for _ in range(MAX_PAGES):
+            try:
+                page = self._transport.request(
+                    Call(route, True), "GET", path, params={"startAt": start, "maxResults": 50}
+                )
+            except NotFound:
+                break  # a Jira without this endpoint (before DC 8.4): nothing known
+            listed = _meta_list(page)
+            for entry in listed:
+                found.update(_field_names(entry.get("fieldId") or entry.get("key"), entry))
+            start += len(listed)
+            total = page.get("total") if isinstance(page, Mapping) else None
+            if not listed or not isinstance(total, int) or start >= total:
+                break
+        sample = self._search_sample(jql.sample_of_type_jql(project.id, type_id))
+        if sample:
+            meta = self._transport.request(
+                Call("GET /issue/{id}/editmeta", True), "GET", f"issue/{sample[0]['id']}/editmeta"
+            )
+            fields = meta.get("fields") if isinstance(meta, Mapping) else None
+            for field_id, entry in (fields or {}).items():
+                if isinstance(entry, Mapping):
+                    found.update(_field_names(field_id, entry))
+        return frozenset(found)
 
     def _sample_one(self, graph: WorkflowGraph, project_id: str, type_id: str, status: str) -> bool:
         query = jql.sample_in_status_jql(project_id, type_id, status)
@@ -675,3 +898,59 @@ class JiraAdapter:
         )
         issues = found.get("issues") if isinstance(found, Mapping) else None
         return [i for i in issues or [] if isinstance(i, Mapping) and "id" in i]
+
+
+def _issue_ref(issue_id: str) -> dict[str, str]:
+    return {"id": issue_id} if issue_id.isdigit() else {"key": issue_id}
+
+
+def _meta_list(page: Any) -> list[Mapping[str, Any]]:
+    """Create-meta entries: Cloud names the list ``fields``, Data Center ``values``."""
+    if not isinstance(page, Mapping):
+        return []
+    listed = page.get("fields", page.get("values"))
+    return [item for item in listed or [] if isinstance(item, Mapping)]
+
+
+def _field_names(field_id: Any, entry: Mapping[str, Any]) -> set[str]:
+    names = {str(field_id)} if isinstance(field_id, str) else set()
+    if isinstance(entry.get("name"), str):
+        names.add(entry["name"])
+    return names
+
+
+def _field_value(info: FieldInfo, text: str) -> Any:
+    """``text`` as the field takes it: a number field gets the text's first number."""
+    if info.schema_type in (None, "string"):
+        return text
+    if info.schema_type == "number":
+        match = _NUMBER.search(text)
+        if match is None:
+            raise Rejected(
+                f"field {info.name!r} ({info.id}) takes a number and {text!r} has none",
+                system="jira",
+            )
+        return float(match.group())
+    raise Rejected(
+        f"field {info.name!r} ({info.id}) is of type {info.schema_type!r}; syncd writes"
+        " only text and number fields",
+        system="jira",
+    )
+
+
+def _uploader(issue_id: str, name: str, content: bytes) -> Callable[[JIRA], None]:
+    """The multipart POST ``JIRA.add_attachment`` sends (part ``file``, the XSRF header
+    ``X-Atlassian-Token: no-check``), sent ourselves: the library's method wants a file
+    opened ``rb`` (it reads ``.mode``) and raises after a committed upload of an empty
+    file, which would turn a write that happened into an error."""
+
+    def upload(client: JIRA) -> None:
+        url = client._get_url(f"issue/{issue_id}/attachments")
+        client._session.post(
+            url,
+            files={"file": (name, content, "application/octet-stream")},
+            # None drops the session's JSON Content-Type so requests sets the multipart one
+            headers={"X-Atlassian-Token": "no-check", "Content-Type": None},
+        )
+
+    return upload

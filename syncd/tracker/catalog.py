@@ -72,6 +72,7 @@ class Catalog:
         self._fields: dict[str, FieldInfo] | None = None
         self._priorities: dict[str, str] | None = None
         self._resolutions: dict[str, str] | None = None
+        self._link_types: dict[str, str] | None = None
         self._projects: dict[str, ProjectInfo] = {}
         self._graphs: dict[tuple[str, str], WorkflowGraph] = {}
         self._cloud: bool | None = None
@@ -120,13 +121,38 @@ class Catalog:
         wanted = self._options.cvss_field
         if not wanted:
             return None
+        return self.field(wanted, "jira.cvss_field")
+
+    def field(self, wanted: str, setting: str) -> FieldInfo:
+        """A field by id or (case-insensitive) name; Rejected naming ``setting`` if none."""
         fields = self.fields()
         if wanted in fields:
             return fields[wanted]
         for info in fields.values():
             if info.name.casefold() == wanted.casefold():
                 return info
-        raise Rejected(f"no Jira field {wanted!r} (jira.cvss_field)", system="jira")
+        raise Rejected(f"no Jira field {wanted!r} ({setting})", system="jira")
+
+    def link_types(self) -> dict[str, str]:
+        """The site's issue link types: casefolded name -> name as Jira spells it."""
+        if self._link_types is None:
+            route = "GET /issueLinkType"
+            raw = self._transport.request(Call(route, True), "GET", "issueLinkType")
+            listed = raw.get("issueLinkTypes") if isinstance(raw, Mapping) else None
+            self._link_types = {
+                str(item["name"]).casefold(): str(item["name"])
+                for item in _list(listed, route)
+                if isinstance(item.get("name"), str)
+            }
+        return self._link_types
+
+    def link_type_name(self, name: str) -> str:
+        found = self.link_types().get(name.casefold())
+        if found is None:
+            raise Rejected(
+                f"Jira has no issue link type {name!r} (jira.duplicate_link_type)", system="jira"
+            )
+        return found
 
     def _names(self, path: str) -> dict[str, str]:
         route = f"GET /{path}"

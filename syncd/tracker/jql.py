@@ -99,3 +99,8 @@ def sample_in_status_jql(project_id: str, issue_type_id: str, status: str) -> st
         f"project = {quote(project_id)} AND issuetype = {quote(issue_type_id)} "
         f"AND status = {quote(status)}"
     )
+
+
+def sample_of_type_jql(project_id: str, issue_type_id: str) -> str:
+    """One issue of this project and type, whatever its status (to read its edit screen)."""
+    return f"project = {quote(project_id)} AND issuetype = {quote(issue_type_id)}"

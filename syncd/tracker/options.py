@@ -40,6 +40,8 @@ class JiraOptions:
     label: str = "intigriti"
     property_key: str = "syncd"
     issue_type: str = "Bug"
+    #: the issue link type for "closed as a duplicate of" (outward phrase "duplicates")
+    duplicate_link_type: str = "Duplicate"
     deployment: Literal["auto", "cloud", "datacenter"] = "auto"
     retry_attempts: int = 4
     max_retry_wait_seconds: float = 60.0
@@ -60,6 +62,8 @@ class JiraOptions:
             raise ConfigError("jira.timeout_seconds and jira.requests_per_minute must be > 0")
         if self.deployment not in ("auto", "cloud", "datacenter"):
             raise ConfigError("jira.deployment must be auto, cloud or datacenter")
+        if not self.duplicate_link_type.strip():
+            raise ConfigError("jira.duplicate_link_type must name an issue link type")
         if self.retry_attempts < 1:
             raise ConfigError("jira.retry_attempts must be at least 1")
 

@@ -19,6 +19,7 @@ BASE_FIELDS: tuple[str, ...] = (
     "labels",
     "project",
     "issuetype",
+    "issuelinks",
 )
 
 
@@ -62,6 +63,28 @@ def submission_code(raw: Mapping[str, Any], label: str, property_key: str) -> st
     return None
 
 
+def duplicated_keys(fields: Mapping[str, Any], link_type: str) -> tuple[str, ...]:
+    """Keys of the issues this one duplicates: ``issuelinks`` entries of ``link_type`` that
+    show the other end as ``outwardIssue`` (this issue <outward phrase> that one).
+
+    Lenient: a malformed entry is skipped rather than failing the whole issue, because
+    linking checks Jira again before it writes (a missed link is never linked twice)."""
+    links = fields.get("issuelinks")
+    if not isinstance(links, list):
+        return ()
+    keys: list[str] = []
+    for link in links:
+        if not isinstance(link, Mapping):
+            continue
+        kind, other = link.get("type"), link.get("outwardIssue")
+        name = kind.get("name") if isinstance(kind, Mapping) else None
+        key = other.get("key") if isinstance(other, Mapping) else None
+        same_type = isinstance(name, str) and name.casefold() == link_type.casefold()
+        if same_type and isinstance(key, str) and key not in keys:
+            keys.append(key)
+    return tuple(keys)
+
+
 def parse_issue(
     raw: Mapping[str, Any],
     *,
@@ -69,6 +92,7 @@ def parse_issue(
     property_key: str,
     cvss_field: str | None,
     browse_base: str,
+    duplicate_link_type: str = "Duplicate",
 ) -> Issue:
     """One issue; raises ItemError naming the issue and the offending field."""
     item = str(raw.get("key") or raw.get("id") or "?")
@@ -121,4 +145,5 @@ def parse_issue(
         submission_code=submission_code(raw, label, property_key),
         cvss=cvss,
         url=f"{browse_base}/browse/{key}",
+        duplicates=duplicated_keys(fields, duplicate_link_type),
     )

@@ -228,6 +228,34 @@ def test_issue_lifecycle_routes(check: Checker) -> None:
     check.call("GET", f"/issue/{key}/remotelink/{created_link['id']}", expect=200)
 
 
+
+def test_issue_link_and_edit_meta_routes(check: Checker) -> None:
+    keys = [
+        check.call(
+            "POST", "/issue", expect=201,
+            json_body={"fields": {"project": {"key": "SEC"}, "issuetype": {"id": "10002"},
+                                  "summary": f"link {n}"}},
+        )["key"]
+        for n in (1, 2)
+    ]
+    types = check.call("GET", "/issueLinkType", expect=200)["issueLinkTypes"]
+    assert {"Duplicate", "Blocks", "Relates"} <= {t["name"] for t in types}
+    body = {"type": {"name": "Duplicate"}, "inwardIssue": {"key": keys[1]},
+            "outwardIssue": {"key": keys[0]}}
+    check.call("POST", "/issueLink", expect=201, json_body=body)
+    check.call("POST", "/issueLink", expect=404,
+               json_body={**body, "type": {"name": "Supersedes"}})
+    issue = check.call("GET", f"/issue/{keys[1]}", expect=200, params={"fields": "issuelinks"})
+    [link] = issue["fields"]["issuelinks"]
+    assert link["outwardIssue"]["key"] == keys[0] and "inwardIssue" not in link
+    full = check.call("GET", f"/issueLink/{link['id']}", expect=200)
+    assert (full["inwardIssue"]["key"], full["outwardIssue"]["key"]) == (keys[1], keys[0])
+    meta = check.call("GET", f"/issue/{keys[0]}/editmeta", expect=200)
+    assert "customfield_10052" in meta["fields"] and "resolution" not in meta["fields"]
+    check.call("DELETE", f"/issueLink/{link['id']}", expect=204)
+    check.call("GET", f"/issueLink/{link['id']}", expect=404)
+
+
 def test_search_routes(check: Checker, jira_sim: JiraSimulator) -> None:
     jira_sim.control.bulk_create("SEC", 3, labels=["bulk"])
     first = check.call(

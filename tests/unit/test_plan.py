@@ -171,9 +171,10 @@ def test_severity_converged_records_base_once() -> None:
 def test_severity_intigriti_changed_writes_jira() -> None:
     s = sub(severity="Exceptional")
     result = run(link(), s, iss())
+    # the vector is a field of its own now: a priority write does not carry it
     assert result.actions == (
         SetJiraPriority(
-            "10001", "Highest", VECTOR, "Critical", previous="High",
+            "10001", "Highest", None, "Critical", previous="High",
             signature=block_signature("severity", "Exceptional", "High"),
         ),
     )

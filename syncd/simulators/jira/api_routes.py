@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 from syncd.simulators.jira.catalog import (
@@ -16,6 +19,8 @@ from syncd.simulators.jira.catalog import (
     CUSTOM_FIELDS,
     FIELD_BY_ID,
     ISSUE_TYPE_BY_ID,
+    LINK_TYPE_BY_ID,
+    LINK_TYPES,
     NAVIGABLE_FIELDS,
     PRIORITIES,
     RESOLUTIONS,
@@ -460,6 +465,78 @@ def delete_remote_link_by_global_id(ctx: Ctx) -> Resp:
     return Resp(204)
 
 
+# ----- issue links ------------------------------------------------------------------------------
+
+
+def link_types(ctx: Ctx) -> Resp:
+    return Resp(200, {"issueLinkTypes": [ctx.renderer.link_type(t) for t in LINK_TYPES]})
+
+
+def link_type(ctx: Ctx) -> Resp:
+    found = LINK_TYPE_BY_ID.get(ctx.params["issueLinkTypeId"])
+    if found is None:
+        raise ApiError(404, ["No issue link type with id '" + ctx.params["issueLinkTypeId"] + "'."])
+    return Resp(200, ctx.renderer.link_type(found))
+
+
+def create_link(ctx: Ctx) -> Resp:
+    # Jira answers 201 with an empty body (the link id is only in the issues' issuelinks).
+    ctx.state.create_link(ctx.me, ctx.json())
+    return Resp(201)
+
+
+def get_link(ctx: Ctx) -> Resp:
+    with ctx.state.lock:
+        return Resp(200, ctx.renderer.issue_link(ctx.state.link(ctx.params["linkId"])))
+
+
+def delete_link(ctx: Ctx) -> Resp:
+    with ctx.state.lock:
+        ctx.state.delete_link(ctx.me, ctx.state.link(ctx.params["linkId"]))
+    return Resp(204)
+
+
+# ----- attachments and edit metadata -------------------------------------------------------------
+
+XSRF_FAILED = "XSRF check failed"
+
+
+def _multipart_files(ctx: Ctx) -> list[tuple[str, str, bytes]]:
+    """The parts named ``file`` of a multipart/form-data body: (name, MIME type, bytes)."""
+    content_type = ctx.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ApiError(415, ["Unsupported Media Type: use multipart/form-data."])
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + ctx.raw_body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart():
+        raise ApiError(400, ["The request is not a valid multipart body."])
+    files: list[tuple[str, str, bytes]] = []
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") != "file":
+            continue  # Jira reads only the parameter named "file"
+        payload = part.get_payload(decode=True)
+        name = part.get_filename() or "file"
+        content = payload if isinstance(payload, bytes) else b""
+        files.append((name, part.get_content_type(), content))
+    return files
+
+
+def add_attachments(ctx: Ctx) -> Resp:
+    # Jira's XSRF protection blocks a multipart POST without this header (403, plain text
+    # in real Jira; JSON here so clients' error parsing has something to read).
+    if ctx.headers.get("x-atlassian-token", "").lower() != "no-check":
+        raise ApiError(403, [XSRF_FAILED])
+    with ctx.state.lock:
+        issue = _issue(ctx)
+        added = ctx.state.add_attachments(ctx.me, issue, _multipart_files(ctx))
+        return Resp(200, [ctx.renderer.attachment(issue, a) for a in added])
+
+
+def editmeta(ctx: Ctx) -> Resp:
+    with ctx.state.lock:
+        return Resp(200, ctx.renderer.editmeta(_issue(ctx)))
+
+
 # ----- search --------------------------------------------------------------------------------
 
 
@@ -665,6 +742,13 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/issue/{issueIdOrKey}/remotelink/{linkId}", get_remote_link),
     ("PUT", "/issue/{issueIdOrKey}/remotelink/{linkId}", put_remote_link),
     ("DELETE", "/issue/{issueIdOrKey}/remotelink/{linkId}", delete_remote_link),
+    ("GET", "/issue/{issueIdOrKey}/editmeta", editmeta),
+    ("POST", "/issue/{issueIdOrKey}/attachments", add_attachments),
+    ("GET", "/issueLinkType", link_types),
+    ("GET", "/issueLinkType/{issueLinkTypeId}", link_type),
+    ("POST", "/issueLink", create_link),
+    ("GET", "/issueLink/{linkId}", get_link),
+    ("DELETE", "/issueLink/{linkId}", delete_link),
     ("GET", "/search/jql", search_jql),
     ("POST", "/search/jql", search_jql),
     ("GET", "/search", search_old),

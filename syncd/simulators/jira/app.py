@@ -254,6 +254,7 @@ class JiraApp:
             raw_body=body,
             base=base,
             user=user,
+            headers=request.headers,
         )
         try:
             response = route.handler(ctx)

@@ -158,6 +158,7 @@ class FieldDef:
 
 CVSS_FIELD_ID = "customfield_10050"
 CVSS_SCORE_FIELD_ID = "customfield_10051"
+PAYOUT_FIELD_ID = "customfield_10052"
 
 FIELDS = (
     FieldDef(
@@ -219,6 +220,26 @@ FIELDS = (
     FieldDef("assignee", "Assignee", "user", False, ("assignee",), system="assignee"),
     FieldDef("comment", "Comment", "comments-page", False, ("comment",), system="comment"),
     FieldDef(
+        "issuelinks",
+        "Linked Issues",
+        "array",
+        False,
+        ("issueLink",),
+        system="issuelinks",
+        items="issuelinks",
+        orderable=False,
+    ),
+    FieldDef(
+        "attachment",
+        "Attachment",
+        "array",
+        False,
+        ("attachments",),
+        system="attachment",
+        items="attachment",
+        orderable=False,
+    ),
+    FieldDef(
         CVSS_FIELD_ID,
         "CVSS",
         "string",
@@ -236,6 +257,15 @@ FIELDS = (
         custom_type="com.atlassian.jira.plugin.system.customfieldtypes:float",
         custom_id=10051,
     ),
+    FieldDef(
+        PAYOUT_FIELD_ID,
+        "Payouts",
+        "string",
+        True,
+        ("cf[10052]", "Payouts"),
+        custom_type="com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+        custom_id=10052,
+    ),
 )
 FIELD_BY_ID = {field.id: field for field in FIELDS}
 CUSTOM_FIELDS = {field.id: field for field in FIELDS if field.custom}
@@ -251,6 +281,31 @@ EDITABLE_FIELDS = (
     "reporter",
     CVSS_FIELD_ID,
     CVSS_SCORE_FIELD_ID,
+    PAYOUT_FIELD_ID,
 )
+
+# Issue link types as a fresh Jira Cloud site has them (ids, names and descriptions).
+# A link "A <outward> B" (A duplicates B) shows on A as ``outwardIssue: B`` and on B as
+# ``inwardIssue: A``; POST /issueLink names A ``inwardIssue`` and B ``outwardIssue``.
+
+
+@dataclass(frozen=True)
+class LinkType:
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+LINK_TYPES = (
+    LinkType("10000", "Blocks", "is blocked by", "blocks"),
+    LinkType("10001", "Cloners", "is cloned by", "clones"),
+    LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+    LinkType("10003", "Relates", "relates to", "relates to"),
+)
+LINK_TYPE_BY_ID = {link_type.id: link_type for link_type in LINK_TYPES}
+#: A done status's transition to itself that only changes the resolution (offered when
+#: the ``resolution_self_transition`` setting is on), per workflow like the others.
+CHANGE_RESOLUTION_OFFSET = 91
 
 ROLES = ("Administrators", "Developers", "Users", "Service Desk Team")

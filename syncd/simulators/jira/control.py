@@ -196,6 +196,26 @@ class JiraControl:
         result: dict[str, Any] = self._call("POST", f"/issues/{ref}/timestamps", body)
         return result
 
+    def link(self, link_type: str, inward: str, outward: str) -> str:
+        """Link two issues as a human would: ``inward`` <outward phrase> ``outward``
+        (``link("Duplicate", "SEC-2", "SEC-1")``: SEC-2 duplicates SEC-1). Returns the id."""
+        body = {"type": link_type, "inward": inward, "outward": outward}
+        result: dict[str, str] = self._call("POST", "/links", body)
+        return result["id"]
+
+    def links(self, ref: str) -> list[dict[str, Any]]:
+        """The issue's links as its own side reads them (``direction``, ``phrase``, ``issue``)."""
+        links: list[dict[str, Any]] = self.issue(ref)["links"]
+        return links
+
+    def attachments(self, ref: str) -> list[dict[str, Any]]:
+        attachments: list[dict[str, Any]] = self.issue(ref)["attachments"]
+        return attachments
+
+    def comments(self, ref: str) -> list[dict[str, Any]]:
+        comments: list[dict[str, Any]] = self.issue(ref)["comments"]
+        return comments
+
     def set_property(self, ref: str, key: str, value: Any) -> None:
         self._call("PUT", f"/issues/{ref}/properties/{key}", value)
 

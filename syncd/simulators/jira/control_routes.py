@@ -16,6 +16,7 @@ from starlette.datastructures import QueryParams
 
 from syncd.simulators.jira.catalog import (
     ISSUE_TYPE_BY_ID,
+    LINK_TYPE_BY_ID,
     PRIORITY_BY_ID,
     RESOLUTION_BY_ID,
     STATUS_BY_ID,
@@ -23,7 +24,7 @@ from syncd.simulators.jira.catalog import (
 from syncd.simulators.jira.errors import ApiError
 from syncd.simulators.jira.faults import FAULT_KINDS, Fault, FaultBoard, RateLimiter
 from syncd.simulators.jira.http import Resp
-from syncd.simulators.jira.model import Issue, User
+from syncd.simulators.jira.model import Issue, IssueLink, User
 from syncd.simulators.jira.state import JiraState, Settings
 from syncd.simulators.jira.timefmt import parse_jira
 
@@ -72,7 +73,33 @@ def issue_state(state: JiraState, issue: Issue) -> dict[str, Any]:
             }
             for link in issue.remote_links
         ],
+        "links": [_link_state(state, issue, link) for link in state.links_of(issue)],
+        "attachments": [
+            {
+                "id": str(a.id),
+                "filename": a.filename,
+                "size": a.size,
+                "mime_type": a.mime_type,
+                "author": state.users[a.author_id].email if a.author_id in state.users else None,
+            }
+            for a in issue.attachments
+        ],
         "changelog_count": len(issue.changelog),
+    }
+
+
+def _link_state(state: JiraState, issue: Issue, link: IssueLink) -> dict[str, Any]:
+    """One link as this issue's side reads it: ``"duplicates SEC-1"`` style."""
+    link_type = LINK_TYPE_BY_ID[link.type_id]
+    outward = link.inward_issue_id == issue.core.id  # this issue <outward phrase> other
+    other_id = link.outward_issue_id if outward else link.inward_issue_id
+    other = state.issues.get(other_id)
+    return {
+        "id": str(link.id),
+        "type": link_type.name,
+        "direction": "outward" if outward else "inward",
+        "phrase": link_type.outward if outward else link_type.inward,
+        "issue": other.core.key if other is not None else None,
     }
 
 
@@ -105,6 +132,7 @@ class ControlApi:
             ("POST", "/_control/issues/{ref}/comments", self._comment),
             ("POST", "/_control/issues/{ref}/timestamps", self._timestamps),
             ("PUT", "/_control/issues/{ref}/properties/{key}", self._set_property),
+            ("POST", "/_control/links", self._add_link),
             ("POST", "/_control/search/settle", self._settle),
             ("GET", "/_control/settings", self._get_settings),
             ("PUT", "/_control/settings", self._put_settings),
@@ -300,6 +328,16 @@ class ControlApi:
         raw = json.dumps(body).encode()
         created = self.state.set_property(issue, params["key"], raw, body)
         return Resp(201 if created else 200)
+
+    def _add_link(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        """A human links two issues: ``inward`` <type's outward phrase> ``outward``."""
+        request = {
+            "type": {"name": body["type"]},
+            "inwardIssue": {"key": body["inward"]},
+            "outwardIssue": {"key": body["outward"]},
+        }
+        link = self.state.create_link(self._actor(body), request)
+        return Resp(201, {"id": str(link.id)})
 
     # ----- settings, faults, counters -----------------------------------------------------------
 

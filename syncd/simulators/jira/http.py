@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ class Ctx:
     raw_body: bytes
     base: str
     user: User | None
+    #: request headers (case-insensitive, as Starlette gives them)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def api_version(self) -> str:

@@ -266,6 +266,7 @@ class _Compiler:
             self._check(clause, (*_EQUALITY, "~", "!~"))
             if op in ("~", "!~"):
                 needle = clause.values[0].text.lower()
+
                 def contains(core: Any, issue: Any) -> bool:
                     return needle in str(core.custom.get(field_id) or "").lower()
 

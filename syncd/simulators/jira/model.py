@@ -92,6 +92,31 @@ class RemoteLink:
 
 
 @dataclass(frozen=True)
+class IssueLink:
+    """``inward_issue_id`` <outward description> ``outward_issue_id`` (for Duplicate:
+    the inward issue duplicates the outward one), as POST /issueLink names them."""
+
+    id: int
+    type_id: str
+    inward_issue_id: int
+    outward_issue_id: int
+
+
+@dataclass
+class Attachment:
+    id: int
+    filename: str
+    author_id: str
+    created: datetime
+    mime_type: str
+    content: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True)
 class ChangeItem:
     field: str
     field_id: str
@@ -116,6 +141,7 @@ class Issue:
     former_keys: list[str] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     remote_links: list[RemoteLink] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
     changelog: list[ChangeGroup] = field(default_factory=list)
     # The copy search still returns while the last change is younger than the lag.
     indexed: IssueCore | None = None

@@ -15,24 +15,30 @@ from zoneinfo import ZoneInfo
 from syncd.simulators.jira.adf import text_to_adf
 from syncd.simulators.jira.catalog import (
     ALL_FIELDS,
+    EDITABLE_FIELDS,
+    FIELD_BY_ID,
     FIELDS,
     ISSUE_TYPE_BY_ID,
+    LINK_TYPE_BY_ID,
     NAVIGABLE_FIELDS,
     PRIORITY_BY_ID,
     PRIORITY_STATUS_COLORS,
     RESOLUTION_BY_ID,
     STATUS_BY_ID,
     FieldDef,
+    LinkType,
     Named,
     Status,
     StatusCategory,
     Transition,
 )
 from syncd.simulators.jira.model import (
+    Attachment,
     ChangeGroup,
     Comment,
     Issue,
     IssueCore,
+    IssueLink,
     Project,
     RemoteLink,
     Text,
@@ -311,6 +317,86 @@ class Renderer:
             body["relationship"] = link.relationship
         return body
 
+    def link_type(self, link_type: LinkType) -> dict[str, Any]:
+        return {
+            "id": link_type.id,
+            "name": link_type.name,
+            "inward": link_type.inward,
+            "outward": link_type.outward,
+            "self": f"{self.api}/issueLinkType/{link_type.id}",
+        }
+
+    def linked_issue(self, issue: Issue) -> dict[str, Any]:
+        core = issue.core
+        return {
+            "id": str(core.id),
+            "key": core.key,
+            "self": f"{self.api}/issue/{core.id}",
+            "fields": {
+                "summary": core.summary,
+                "status": self.status(STATUS_BY_ID[core.status_id]),
+                "priority": (
+                    self.priority(PRIORITY_BY_ID[core.priority_id]) if core.priority_id else None
+                ),
+                "issuetype": self.issue_type(ISSUE_TYPE_BY_ID[core.issuetype_id]),
+            },
+        }
+
+    def issue_link(self, link: IssueLink, seen_from: Issue | None = None) -> dict[str, Any]:
+        """A link; seen from one of its issues (``issuelinks``) only the other end shows:
+        ``outwardIssue`` when ``seen_from`` is the link's inward issue, and vice versa."""
+        body: dict[str, Any] = {
+            "id": str(link.id),
+            "self": f"{self.api}/issueLink/{link.id}",
+            "type": self.link_type(LINK_TYPE_BY_ID[link.type_id]),
+        }
+        inward = self.state.issues.get(link.inward_issue_id)
+        outward = self.state.issues.get(link.outward_issue_id)
+        if outward is not None and (seen_from is None or seen_from is inward):
+            body["outwardIssue"] = self.linked_issue(outward)
+        if inward is not None and (seen_from is None or seen_from is outward):
+            body["inwardIssue"] = self.linked_issue(inward)
+        return body
+
+    def attachment(self, issue: Issue, attachment: Attachment) -> dict[str, Any]:
+        return {
+            "self": f"{self.api}/attachment/{attachment.id}",
+            "id": str(attachment.id),
+            "filename": attachment.filename,
+            "author": self.user_by_id(attachment.author_id),
+            "created": self.when(attachment.created),
+            "size": attachment.size,
+            "mimeType": attachment.mime_type,
+            "content": f"{self.base}/rest/api/2/attachment/content/{attachment.id}",
+        }
+
+    def editmeta(self, issue: Issue) -> dict[str, Any]:
+        """The edit screen: the editable fields, plus ``resolution`` where the simulator's
+        settings put it on the screen (a done status)."""
+        fields: dict[str, Any] = {}
+        for field_id in EDITABLE_FIELDS:
+            rendered = self.field(FIELD_BY_ID[field_id])
+            entry: dict[str, Any] = {
+                "required": field_id in ("summary", "reporter"),
+                "schema": rendered["schema"],
+                "name": rendered["name"],
+                "key": field_id,
+                "operations": ["add", "set", "remove"] if field_id == "labels" else ["set"],
+            }
+            if field_id == "priority":
+                entry["allowedValues"] = [self.priority(p) for p in PRIORITY_BY_ID.values()]
+            fields[field_id] = entry
+        if self.state.resolution_editable(issue.core):
+            fields["resolution"] = {
+                "required": True,
+                "schema": {"type": "resolution", "system": "resolution"},
+                "name": "Resolution",
+                "key": "resolution",
+                "operations": ["set"],
+                "allowedValues": [self.resolution(r) for r in RESOLUTION_BY_ID.values()],
+            }
+        return {"fields": fields}
+
     def change_group(self, group: ChangeGroup) -> dict[str, Any]:
         return {
             "id": str(group.id),
@@ -363,6 +449,10 @@ class Renderer:
             "creator": lambda: self.user_by_id(core.reporter_id),
             "assignee": lambda: self.user_by_id(core.assignee_id),
             "comment": lambda: self.comment_page(issue, issue.comments, 0, 5000),
+            "issuelinks": lambda: [
+                self.issue_link(link, issue) for link in self.state.links_of(issue)
+            ],
+            "attachment": lambda: [self.attachment(issue, a) for a in issue.attachments],
         }
         if field_id in simple:
             return True, simple[field_id]()

@@ -24,16 +24,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.simulators.jira.catalog import (
+    CHANGE_RESOLUTION_OFFSET,
     DEFAULT_PRIORITY_ID,
     DEFAULT_RESOLUTION_FOR_STATUS,
     INITIAL_STATUS_ID,
     ISSUE_TYPE_BY_ID,
     ISSUE_TYPES,
+    LINK_TYPE_BY_ID,
+    LINK_TYPES,
     RESOLUTION_BY_ID,
     RESOLUTIONS,
     ROLES,
     STATUS_BY_ID,
     STATUSES,
+    LinkType,
     Transition,
     workflow_for,
 )
@@ -41,11 +45,13 @@ from syncd.simulators.jira.edits import EditResult, FieldWriter, parse_resolutio
 from syncd.simulators.jira.errors import ApiError, cannot_set, not_found_issue
 from syncd.simulators.jira.jql_eval import Compiled
 from syncd.simulators.jira.model import (
+    Attachment,
     ChangeGroup,
     ChangeItem,
     Comment,
     Issue,
     IssueCore,
+    IssueLink,
     Project,
     RemoteLink,
     Text,
@@ -76,6 +82,12 @@ class Settings:
     # Added to the real clock for every timestamp the site writes or reads ("now" in
     # relative JQL dates, serverTime): simulates a Jira whose clock is off from ours.
     clock_offset_seconds: float = 0.0
+    # Whether the edit screen has the resolution field while an issue is in a done status
+    # (then PUT /issue may change it in place); off: only a transition can set it.
+    resolution_on_edit_screen: bool = True
+    # Whether every done status has a "Change Resolution" transition to itself.
+    resolution_self_transition: bool = False
+    attachment_max_bytes: int = 10 * 1024 * 1024
 
     @property
     def cloud(self) -> bool:
@@ -98,6 +110,7 @@ class JiraState:
     projects: dict[int, Project] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
+    links: dict[int, IssueLink] = field(default_factory=dict)
     cursors: OrderedDict[str, Cursor] = field(default_factory=OrderedDict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
     _project_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
@@ -408,7 +421,15 @@ class JiraState:
             if not isinstance(body, Mapping):
                 raise ApiError(400, [INVALID_PAYLOAD])
             trial = issue.core.snapshot()
+            fields = body.get("fields")
+            resolution_given = isinstance(fields, Mapping) and "resolution" in fields
+            if resolution_given:
+                assert isinstance(fields, Mapping)
+                body = {**body, "fields": {k: v for k, v in fields.items() if k != "resolution"}}
             result = self._apply(trial, body, version)
+            if resolution_given:
+                assert isinstance(fields, Mapping)
+                self._edit_resolution(trial, fields["resolution"], result)
             if result.errors:
                 raise ApiError(400, errors=result.errors)
             if not result.changes and not result.comments:
@@ -422,10 +443,44 @@ class JiraState:
             for text, visibility in result.comments:
                 self._add_comment(issue, actor, text, visibility, now)
 
+    def resolution_editable(self, core: IssueCore) -> bool:
+        """Whether the edit screen shows ``resolution`` for the issue as it is now."""
+        done = STATUS_BY_ID[core.status_id].category.key == "done"
+        return done and self.settings.resolution_on_edit_screen
+
+    def _edit_resolution(self, core: IssueCore, value: Any, result: EditResult) -> None:
+        if not self.resolution_editable(core):
+            result.errors["resolution"] = cannot_set("resolution")
+            return
+        found = parse_resolution(value, result)
+        if found is None or found.id == core.resolution_id:
+            return
+        before = RESOLUTION_BY_ID[core.resolution_id].name if core.resolution_id else None
+        result.changes.append(
+            ChangeItem("resolution", "resolution", core.resolution_id, before, found.id, found.name)
+        )
+        core.resolution_id = found.id
+        core.resolutiondate = self.now()
+
     def transitions(self, issue: Issue) -> list[Transition]:
         with self.lock:
             workflow = self.projects[issue.core.project_id].workflow
-            return [t for t in workflow if issue.core.status_id in t.from_status_ids]
+            available = [t for t in workflow if issue.core.status_id in t.from_status_ids]
+            status = STATUS_BY_ID[issue.core.status_id]
+            if self.settings.resolution_self_transition and status.category.key == "done":
+                # ids follow the workflow's: its first transition is 11 + 100 per project
+                offset = int(workflow[0].id) - 11
+                available.append(
+                    Transition(
+                        id=str(CHANGE_RESOLUTION_OFFSET + offset),
+                        name="Change Resolution",
+                        from_status_ids=(status.id,),
+                        to_status_id=status.id,
+                        screen_fields=("resolution",),
+                        required_fields=("resolution",),
+                    )
+                )
+            return available
 
     def transition(self, actor: User, issue: Issue, body: Any, version: str) -> None:
         with self.lock:
@@ -479,7 +534,9 @@ class JiraState:
     ) -> list[ChangeItem]:
         old = STATUS_BY_ID[core.status_id]
         new = STATUS_BY_ID[status_id]
-        items = [ChangeItem("status", "status", old.id, old.name, new.id, new.name)]
+        items: list[ChangeItem] = []
+        if old.id != new.id:  # a transition to the same status changes only the resolution
+            items.append(ChangeItem("status", "status", old.id, old.name, new.id, new.name))
         if new.category.key != "done":
             resolution_id = None
         if resolution_id != core.resolution_id:
@@ -500,6 +557,8 @@ class JiraState:
     def delete_issue(self, issue: Issue) -> None:
         with self.lock:
             self.issues.pop(issue.core.id, None)
+            for link_id in [i for i, link in self.links.items() if issue.core.id in _ends(link)]:
+                del self.links[link_id]
             for key in [k for k, v in self.keys.items() if v == issue.core.id]:
                 del self.keys[key]
 
@@ -742,6 +801,110 @@ class JiraState:
             issue.remote_links = [link for link in issue.remote_links if not predicate(link)]
             return before - len(issue.remote_links)
 
+    # ----- issue links ----------------------------------------------------------------------
+
+    def create_link(self, actor: User, body: Any) -> IssueLink:
+        """POST /issueLink: the same link again changes nothing (Jira answers 201 anyway)."""
+        with self.lock:
+            if not isinstance(body, Mapping):
+                raise ApiError(400, [INVALID_PAYLOAD])
+            link_type = self._link_type(body.get("type"))
+            inward = self._linked_issue(body.get("inwardIssue"))
+            outward = self._linked_issue(body.get("outwardIssue"))
+            if inward is outward:
+                raise ApiError(400, ["You cannot link an issue to itself."])
+            ends = (link_type.id, inward.core.id, outward.core.id)
+            for link in self.links.values():
+                if (link.type_id, link.inward_issue_id, link.outward_issue_id) == ends:
+                    return link
+            link = IssueLink(self._next(self._other_ids), *ends)
+            self.links[link.id] = link
+            self._record_link(actor, link, added=True)
+            return link
+
+    def _link_type(self, raw: Any) -> LinkType:
+        if isinstance(raw, Mapping):
+            for link_type in LINK_TYPES:
+                if str(raw.get("id")) == link_type.id or raw.get("name") == link_type.name:
+                    return link_type
+            name = raw.get("name", raw.get("id"))
+            raise ApiError(404, [f"No issue link type with name '{name}' found."])
+        raise ApiError(400, ["Issue link type is required."])
+
+    def _linked_issue(self, raw: Any) -> Issue:
+        if not isinstance(raw, Mapping) or not (raw.get("key") or raw.get("id")):
+            raise ApiError(400, [INVALID_PAYLOAD])
+        reference = str(raw.get("key") or raw.get("id"))
+        try:
+            return self.issue(reference)
+        except ApiError:
+            raise ApiError(404, [f"Issue Does Not Exist: {reference}"]) from None
+
+    def _record_link(self, actor: User, link: IssueLink, *, added: bool) -> None:
+        """A changelog item and an ``updated`` bump on both issues, as Jira records it."""
+        link_type = LINK_TYPE_BY_ID[link.type_id]
+        now = self.now()
+        sides = (
+            (link.inward_issue_id, link.outward_issue_id, link_type.outward),
+            (link.outward_issue_id, link.inward_issue_id, link_type.inward),
+        )
+        for this_id, other_id, phrase in sides:
+            issue, other = self.issues.get(this_id), self.issues.get(other_id)
+            if issue is None or other is None:
+                continue
+            self._before_change(issue)
+            text = f"This issue {phrase} {other.core.key}"
+            item = (
+                ChangeItem("Link", "issuelinks", None, None, other.core.key, text)
+                if added
+                else ChangeItem("Link", "issuelinks", other.core.key, text, None, None)
+            )
+            issue.core.updated = now
+            self._record(issue, actor.account_id, [item], now)
+
+    def link(self, link_id: str) -> IssueLink:
+        with self.lock:
+            found = self.links.get(int(link_id)) if link_id.isdigit() else None
+            if found is None:
+                raise ApiError(404, [f"No issue link with id '{link_id}' exists."])
+            return found
+
+    def delete_link(self, actor: User, link: IssueLink) -> None:
+        with self.lock:
+            if self.links.pop(link.id, None) is not None:
+                self._record_link(actor, link, added=False)
+
+    def links_of(self, issue: Issue) -> list[IssueLink]:
+        with self.lock:
+            return [link for link in self.links.values() if issue.core.id in _ends(link)]
+
+    # ----- attachments -----------------------------------------------------------------------
+
+    def add_attachments(
+        self, actor: User, issue: Issue, files: list[tuple[str, str, bytes]]
+    ) -> list[Attachment]:
+        """Store uploaded files (name, MIME type, bytes); Jira keeps same-named files apart."""
+        with self.lock:
+            if not files:
+                raise ApiError(400, ["No attachments were provided in the request."])
+            limit = self.settings.attachment_max_bytes
+            if any(len(content) > limit for _, _, content in files):
+                raise ApiError(413, [f"The attachment exceeds the maximum size of {limit} bytes."])
+            self._before_change(issue)
+            now = self.now()
+            added = [
+                Attachment(self._next(self._other_ids), name, actor.account_id, now, mime, data)
+                for name, mime, data in files
+            ]
+            issue.attachments.extend(added)
+            issue.core.updated = now
+            items = [
+                ChangeItem("Attachment", "attachment", None, None, str(a.id), a.filename)
+                for a in added
+            ]
+            self._record(issue, actor.account_id, items, now)
+            return added
+
     # ----- search ----------------------------------------------------------------------------
 
     def search(self, compiled: Compiled, reconcile: frozenset[int]) -> list[int]:
@@ -776,6 +939,10 @@ class JiraState:
             if found is None:
                 raise ApiError(400, ["The provided next page token is invalid or expired."])
             return found
+
+
+def _ends(link: IssueLink) -> tuple[int, int]:
+    return (link.inward_issue_id, link.outward_issue_id)
 
 
 def issue_type_name(issue_type_id: str) -> str:
