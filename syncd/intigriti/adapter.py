@@ -23,12 +23,14 @@ import structlog
 from syncd.errors import NotAllowed, Rejected
 from syncd.intigriti import enums, parse
 from syncd.intigriti.client import IntigritiClient, paced_rate
+from syncd.intigriti.filenames import attachment_name
 from syncd.intigriti.oauth import LoginRequest, OAuthSession, TokenStatus
 from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.parse import SubmissionEvent
 from syncd.intigriti.tokens import TokenStore
 from syncd.quota import Priority, TokenBucket
-from syncd.records import OAuthToken, Program, Submission, SubmissionBatch
+from syncd.records import Attachment, OAuthToken, Program, Submission, SubmissionBatch
+from syncd.sync.ports import DownloadedFile
 
 if TYPE_CHECKING:
     from syncd.sync.ports import IntigritiSide
@@ -141,6 +143,14 @@ class IntigritiAdapter:
         return parse.submission_detail(
             self.client.call("GET", "/submissions/{code}", path={"code": code})
         )
+
+    def download_attachment(self, attachment: Attachment, max_bytes: int) -> DownloadedFile:
+        fetched = self.client.download(attachment.url, max_bytes)
+        name = attachment_name(fetched.url, fetched.disposition, f"attachment-{attachment.code}")
+        log.info(
+            "intigriti_attachment_fetched", attachment=attachment.code, size=len(fetched.content)
+        )
+        return DownloadedFile(name=name, content=fetched.content, content_type=fetched.content_type)
 
     def events(self, code: str, since: datetime | None = None) -> list[SubmissionEvent]:
         route = "/submissions/{code}/events"

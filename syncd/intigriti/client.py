@@ -30,9 +30,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import structlog
@@ -69,6 +70,21 @@ SYSTEM = "intigriti"
 DEFAULT_RATE_LIMIT_PAUSE = 1.0
 #: Longest pause a server header may impose at once; a bogus date must not stall syncd.
 MAX_RATE_LIMIT_PAUSE = 300.0
+#: Route label of attachment downloads (their URLs are absolute and opaque).
+ATTACHMENT_ROUTE = "GET {attachment}"
+#: Redirects followed by a download before it is refused.
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class Download:
+    """A fetched file: its bytes, the server's Content-Type and Content-Disposition, and
+    the URL it was finally read from (after redirects)."""
+
+    content: bytes
+    content_type: str | None
+    disposition: str | None
+    url: str
 
 
 class Authenticator(Protocol):
@@ -239,6 +255,107 @@ class IntigritiClient:
             self._send_authenticated, method, url, label, params, body, idempotent=idempotent
         )
         return self._decode(response, label), parse_http_date(response.headers.get("date"))
+
+    def download(self, url: str, max_bytes: int) -> Download:
+        """GET one file by absolute URL, refusing (``Rejected``) more than ``max_bytes``.
+
+        The size is checked on ``Content-Length`` before reading and again while reading
+        (a server may not send it, or lie), so at most ``max_bytes + 1`` bytes are held.
+        Redirects are followed here, not by httpx, so the bearer token goes only to the
+        API's own origin: a file served from another host never sees it. Paced by the read
+        bucket, retried like any GET; a 404 or 403 for one file is ``Rejected`` (the caller
+        skips that file), not a fault of the integration.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent=True)),
+            wait=self._wait,
+            stop=stop_after_attempt(self._max_attempts),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(ATTACHMENT_ROUTE, state),
+            reraise=True,
+        )
+        try:
+            return retrying(self._download_authenticated, url, max_bytes)
+        except (NotFound, NotAllowed) as exc:
+            raise Rejected(
+                f"{ATTACHMENT_ROUTE}: the file is not available (HTTP {exc.status})",
+                system=SYSTEM,
+                route=ATTACHMENT_ROUTE,
+                status=exc.status,
+            ) from None
+
+    def _download_authenticated(self, url: str, max_bytes: int) -> Download:
+        token = self._auth.access_token()
+        fetched = self._download_once(url, max_bytes, token)
+        if isinstance(fetched, httpx.Response) and fetched.status_code == 401:
+            if not self._carries_token(fetched.url):
+                self._raise_for_status(fetched, ATTACHMENT_ROUTE)
+            self._auth.refresh_after_unauthorized(token)
+            fetched = self._download_once(url, max_bytes, self._auth.access_token())
+        if isinstance(fetched, httpx.Response):
+            self._raise_for_status(fetched, ATTACHMENT_ROUTE)
+            raise MalformedResponse(  # a 2xx is never returned as a Response
+                f"{ATTACHMENT_ROUTE}: unexpected answer", system=SYSTEM, route=ATTACHMENT_ROUTE
+            )
+        return fetched
+
+    def _carries_token(self, url: httpx.URL | str) -> bool:
+        target, api = urlsplit(str(url)), urlsplit(self._api_url)
+        return (target.scheme, target.netloc) == (api.scheme, api.netloc)
+
+    def _download_once(self, url: str, max_bytes: int, token: str) -> Download | httpx.Response:
+        """One download, following redirects; an error answer is returned, read."""
+        label = ATTACHMENT_ROUTE
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
+            if self._carries_token(current):
+                headers["Authorization"] = f"Bearer {token}"
+            self._buckets["read"].acquire(current_priority())
+            try:
+                with self._http.stream(
+                    "GET", current, headers=headers, timeout=self._timeout
+                ) as response:
+                    self.record(label, response.status_code)
+                    if response.is_redirect:
+                        location = response.headers.get("location", "")
+                        current = str(response.url.join(location))
+                        continue
+                    if response.status_code >= 300:
+                        response.read()
+                        return response
+                    return self._read_capped(response, max_bytes)
+            except httpx.TransportError as exc:
+                self.record(label, type(exc).__name__)
+                raise self._transport_error(exc, label, current, idempotent=True) from None
+        raise Rejected(
+            f"{label}: more than {MAX_REDIRECTS} redirects", system=SYSTEM, route=label
+        )
+
+    @staticmethod
+    def _read_capped(response: httpx.Response, max_bytes: int) -> Download:
+        label = ATTACHMENT_ROUTE
+        too_large = Rejected(
+            f"{label}: larger than attachment_max_bytes ({max_bytes} bytes)",
+            system=SYSTEM,
+            route=label,
+        )
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_raw():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            chunks.append(chunk)
+        return Download(
+            content=b"".join(chunks),
+            content_type=response.headers.get("content-type"),
+            disposition=response.headers.get("content-disposition"),
+            url=str(response.url),
+        )
 
     # -- one attempt -------------------------------------------------------------------
 

@@ -128,6 +128,9 @@ EVENT_TYPE: Final = IdNameTable(
         4: "Internal reference changed",
         5: "Message",
         6: "Submission edited",
+        # CHOSEN: a payout (bounty or bonus) shows in the activity (reference §4.5 lists a
+        # payout event's fields: amount, payoutType, payoutId); the id is unknown.
+        7: "Payout",
     },
 )
 

@@ -23,7 +23,9 @@ import structlog
 from syncd.errors import ItemError, MalformedResponse
 from syncd.intigriti import enums
 from syncd.records import (
+    Attachment,
     ItemFailure,
+    Payouts,
     Program,
     Submission,
     SubmissionBatch,
@@ -173,6 +175,16 @@ def _submission(raw: object, *, detail: bool) -> Submission:
     )
     web_links = _opt_obj(item.get("webLinks"), "webLinks") or {}
     submitter = _opt_obj(item.get("submitter"), "submitter") or {}
+    if detail:
+        duplicate = _opt_obj(state.get("duplicateInfo"), "state.duplicateInfo") or {}
+        duplicate_of = _opt_str(
+            duplicate.get("parentSubmissionCode"), "state.duplicateInfo.parentSubmissionCode"
+        )
+        payouts: Payouts | None = _payouts(item.get("reward"))
+        total_payout = payouts.total if payouts is not None else None
+    else:
+        duplicate_of, payouts = None, None
+        total_payout = _money_value(item.get("totalPayout"), "totalPayout")
     return Submission(
         code=code,
         program_id=_str(originators.get("programId"), "originators.programId"),
@@ -190,11 +202,74 @@ def _submission(raw: object, *, detail: bool) -> Submission:
         updated_at=updated_at,
         web_url=_opt_str(web_links.get("details"), "webLinks.details"),
         researcher=_opt_str(submitter.get("userName"), "submitter.userName"),
-        report=_report(item.get("report")) if detail else None,
+        report=_report(item.get("report"), code) if detail else None,
+        payouts=payouts,
+        duplicate_of=duplicate_of or None,
+        total_payout=total_payout,
+        detail=detail,
     )
 
 
-def _report(raw: object) -> SubmissionReport | None:
+def _money_value(value: object, field: str) -> float | None:
+    """A ``Money`` object's value (``{value, currency}``); a bare number is accepted too
+    (the v1 list gave ``totalPayout`` as a number, reference §4.7)."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return _opt_float(value, field)
+    money = _obj(value, field)
+    return _opt_float(money.get("value"), f"{field}.value")
+
+
+def _money(value: object, field: str) -> tuple[float, str | None]:
+    """(amount, currency) of a Money object; a null object is 0 of no currency."""
+    money = _opt_obj(value, field)
+    if money is None:
+        return 0.0, None
+    amount = _opt_float(money.get("value"), f"{field}.value") or 0.0
+    currency = _opt_str(money.get("currency"), f"{field}.currency")
+    return amount, (currency.strip().upper() or None) if currency else None
+
+
+def _payouts(raw: object) -> Payouts:
+    """The detail's ``reward`` totals (reference §4.3); no reward object is nothing paid."""
+    reward = _opt_obj(raw, "reward") or {}
+    bounty, bounty_unit = _money(reward.get("totalBountyPayout"), "reward.totalBountyPayout")
+    bonus, bonus_unit = _money(reward.get("totalBonusPayout"), "reward.totalBonusPayout")
+    if reward.get("totalPayout") is None:
+        total, total_unit = bounty + bonus, None
+    else:
+        total, total_unit = _money(reward.get("totalPayout"), "reward.totalPayout")
+    units = {unit for unit in (total_unit, bounty_unit, bonus_unit) if unit is not None}
+    if len(units) > 1:
+        raise _FieldError("reward", f"mixed currencies: {', '.join(sorted(units))}")
+    return Payouts(
+        total=total, bounty=bounty, bonus=bonus, currency=next(iter(units), None)
+    )
+
+
+def _attachments(raw: object, code: str) -> tuple[Attachment, ...]:
+    """``report.attachments`` (``[{url, code}]``). The code is an integer on the wire
+    (``attachmentCode`` int32, reference §3.1) and kept as text; an entry without a URL
+    cannot be linked or fetched, so it is left out (and logged)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _FieldError("report.attachments", f"expected an array, got {_describe(raw)}")
+    found: list[Attachment] = []
+    for index, entry in enumerate(raw):
+        field = f"report.attachments[{index}]"
+        item = _obj(entry, field)
+        ident = item.get("code")
+        if isinstance(ident, bool) or not isinstance(ident, (int, str)) or ident == "":
+            raise _FieldError(f"{field}.code", f"expected an integer, got {_describe(ident)}")
+        url = _opt_str(item.get("url"), f"{field}.url")
+        if not url:
+            log.warning("attachment_without_url", submission=code, attachment=str(ident))
+            continue
+        found.append(Attachment(code=str(ident), url=url))
+    return tuple(found)
+
+
+def _report(raw: object, code: str) -> SubmissionReport | None:
     report = _opt_obj(raw, "report")
     if report is None:
         return None
@@ -214,6 +289,7 @@ def _report(raw: object) -> SubmissionReport | None:
         recommended_solution=_opt_str(
             report.get("recommendedSolution"), "report.recommendedSolution"
         ),
+        attachments=_attachments(report.get("attachments"), code),
     )
 
 

@@ -665,7 +665,9 @@ class Executor:
             self._send(action, submission)
         except AmbiguousWrite as exc:
             if not _is_payout_comment(action):
-                self._fail(code, action.field, direction, action.previous, new_value, exc, conflicts)
+                self._fail(
+                    code, action.field, direction, action.previous, new_value, exc, conflicts
+                )
             # A comment has nothing to find it again by: sent again, it could show twice.
             # A payout note possibly missing is the lesser harm; the audit says "unknown".
             outcome = "unknown"

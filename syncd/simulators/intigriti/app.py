@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from syncd.simulators.intigriti import http_oauth
 from syncd.simulators.intigriti.context import SimContext, error_response
 from syncd.simulators.intigriti.faults import FaultRule
-from syncd.simulators.intigriti.http_api import API_ROUTES, ApiRoute
+from syncd.simulators.intigriti.http_api import API_ROUTES, FILE_ROUTE, ApiRoute
 from syncd.simulators.intigriti.http_control import control_routes
 from syncd.simulators.intigriti.model import ApiError
 
@@ -193,6 +193,10 @@ def build_app(ctx: SimContext) -> Starlette:
                 ctx, method=api.method, template=api.template, prefix=prefix, api=api
             )
             routes.append(Route(prefix + api.template, endpoint, methods=[api.method]))
+    file_endpoint = _Pipeline(
+        ctx, method="GET", template=FILE_ROUTE.template, prefix="", api=FILE_ROUTE
+    )
+    routes.append(Route(FILE_ROUTE.template, file_endpoint, methods=["GET"]))
     routes.append(
         Route(
             "/connect/authorize",

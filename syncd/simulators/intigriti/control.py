@@ -7,6 +7,7 @@ adapter, so it does not translate into ``syncd.errors``.
 
 from __future__ import annotations
 
+import base64
 from types import TracebackType
 from typing import Any, Literal
 
@@ -58,7 +59,8 @@ class IntigritiControl:
 
         Fields: code, title, status, close_reason, severity (name or id; None = unset),
         vector, internal_reference, internal_reference_url, created_at, updated_at
-        (epoch seconds), submitter, type_name, cwe, endpoint, poc.
+        (epoch seconds), submitter, type_name, category, cwe, endpoint, poc, impact,
+        recommended_solution.
         """
         return dict(self._call("POST", "/submissions", {"program_id": program_id, **fields}))
 
@@ -101,6 +103,32 @@ class IntigritiControl:
         }
         body = {k: v for k, v in changes.items() if v is not _UNSET}
         return dict(self._call("PATCH", f"/submissions/{code}", body))
+
+    def add_attachment(
+        self,
+        code: str,
+        name: str,
+        content: bytes,
+        content_type: str = "application/octet-stream",
+    ) -> int:
+        """The researcher attaches a file to the report; returns its attachment code."""
+        body = {
+            "name": name,
+            "content_base64": base64.b64encode(content).decode(),
+            "content_type": content_type,
+        }
+        answer = self._call("POST", f"/submissions/{code}/attachments", body)
+        return int(answer["code"])
+
+    def add_payout(self, code: str, amount: float, *, kind: str = "bounty") -> dict[str, Any]:
+        """The company pays a bounty or a bonus (EUR) on ``code``."""
+        path = f"/submissions/{code}/payouts"
+        return dict(self._call("POST", path, {"amount": amount, "kind": kind}))
+
+    def mark_duplicate(self, code: str, original: str) -> dict[str, Any]:
+        """A triager closes ``code`` as a duplicate of ``original``."""
+        path = f"/submissions/{code}/duplicate"
+        return dict(self._call("PUT", path, {"original": original}))
 
     def set_malformed(self, code: str, kind: MalformedKind | None) -> None:
         """Make one submission render badly in lists and detail (None restores it)."""

@@ -81,8 +81,19 @@ async def submissions(ctx: SimContext, request: Request, user: User) -> Response
     return _json_bytes(ctx.store.list_overviews(since))
 
 
+def _origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 async def submission_detail(ctx: SimContext, request: Request, user: User) -> Response:
-    return _json_bytes(ctx.store.detail_bytes(request.path_params["submissionCode"]))
+    code = request.path_params["submissionCode"]
+    return _json_bytes(ctx.store.detail_bytes(code, _origin(request)))
+
+
+async def attachment_file(ctx: SimContext, request: Request, user: User) -> Response:
+    params = request.path_params
+    attachment = ctx.store.attachment(params["submissionCode"], params["attachmentCode"])
+    return Response(attachment.content, media_type=attachment.content_type)
 
 
 async def submission_events(ctx: SimContext, request: Request, user: User) -> Response:
@@ -154,3 +165,6 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/submissions/{submissionCode}/comments/internal", _message_handler(False)),
     ApiRoute("POST", "/submissions/{submissionCode}/comments/external", _message_handler(True)),
 )
+
+#: Served at the server's root, not under an API version (see ``views.attachment_url``).
+FILE_ROUTE = ApiRoute("GET", "/files/{submissionCode}/{attachmentCode}/{name}", attachment_file)

@@ -5,6 +5,7 @@ No authentication (the simulator only listens on loopback); never counted, never
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -89,6 +90,27 @@ def _edit_submission(ctx: SimContext, request: Request, body: dict[str, Any]) ->
     return ctx.store.human_edit(request.path_params["code"], body)
 
 
+def _add_attachment(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    content = base64.b64decode(str(body.get("content_base64", "")), validate=True)
+    number = ctx.store.add_attachment(
+        request.path_params["code"],
+        str(body["name"]),
+        content,
+        str(body.get("content_type") or "application/octet-stream"),
+    )
+    return {"code": number}
+
+
+def _add_payout(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return ctx.store.add_payout(
+        request.path_params["code"], float(body["amount"]), str(body.get("kind", "bounty"))
+    )
+
+
+def _mark_duplicate(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return ctx.store.mark_duplicate(request.path_params["code"], str(body["original"]))
+
+
 def _malformed(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
     ctx.store.set_malformed(request.path_params["code"], body.get("kind"))
     return {"ok": True}
@@ -171,6 +193,9 @@ def control_routes(ctx: SimContext) -> list[Route]:
         ("/submissions/{code}", ["GET"], _get_submission),
         ("/submissions/{code}", ["PATCH"], _edit_submission),
         ("/submissions/{code}/malformed", ["PUT"], _malformed),
+        ("/submissions/{code}/attachments", ["POST"], _add_attachment),
+        ("/submissions/{code}/payouts", ["POST"], _add_payout),
+        ("/submissions/{code}/duplicate", ["PUT"], _mark_duplicate),
         ("/clock", ["GET", "POST"], _clock),
         ("/tokens", ["POST"], _mint),
         ("/tokens/revoke", ["POST"], _revoke),

@@ -82,6 +82,25 @@ class Message:
     user: User
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file of a report. Codes are numbered 1, 2, ... per submission (CHOSEN)."""
+
+    code: int
+    name: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Payout:
+    """One payout: ``kind`` is "bounty" or "bonus"; amounts are EUR (CHOSEN)."""
+
+    kind: str
+    amount: float
+    created_at: int
+
+
 @dataclass
 class Transition:
     """One status move made by a trigger, kept so Undo can revert it."""
@@ -140,6 +159,8 @@ class Submission:
     history: list[Transition] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    payouts: list[Payout] = field(default_factory=list)
     # A fault injected by the control API: None, "unknown_enum", "bad_shape", "invalid_json".
     malformed: str | None = None
 

@@ -21,9 +21,11 @@ from syncd.simulators.intigriti.cvss import base_score, rating
 from syncd.simulators.intigriti.model import (
     STATUS_STAMPS,
     ApiError,
+    Attachment,
     Clock,
     Event,
     Message,
+    Payout,
     Program,
     Report,
     Submission,
@@ -206,7 +208,8 @@ class Store:
 
         Accepted fields: code, title, status, close_reason, severity (name or id, or None),
         vector, internal_reference, internal_reference_url, created_at, updated_at,
-        submitter (user name), type_name, cwe, endpoint, poc.
+        submitter (user name), type_name, category, cwe, endpoint, poc, impact,
+        recommended_solution.
         """
         with self._lock:
             program = self._programs.get(program_id)
@@ -239,7 +242,7 @@ class Store:
             )
             report = Report(
                 type_name=type_name,
-                category=vtype[1],
+                category=str(fields.get("category") or vtype[1]),
                 cwe=str(fields.get("cwe") or vtype[2]),
                 asset_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"asset:{program.id}")),
                 asset_name=f"https://app.{program.handle}.example",
@@ -250,8 +253,13 @@ class Store:
                     f"2. Send the payload shown in the attached request.\n"
                     f"3. Observe the {type_name} behaviour."
                 ),
-                impact=f"An attacker can exploit the {type_name} to harm users.",
-                recommended_solution="Validate and encode untrusted input.",
+                impact=str(
+                    fields.get("impact")
+                    or f"An attacker can exploit the {type_name} to harm users."
+                ),
+                recommended_solution=str(
+                    fields.get("recommended_solution") or "Validate and encode untrusted input."
+                ),
                 ip=f"203.0.113.{rng.randint(1, 254)}",
             )
             sub = Submission(
@@ -314,10 +322,20 @@ class Store:
             parts = [self._overview_bytes(self._subs[code]) for _, code in index[start:]]
             return b"[" + b",".join(parts) + b"]"
 
-    def detail_bytes(self, code: str) -> bytes:
+    def detail_bytes(self, code: str, files_base: str) -> bytes:
+        """The detail JSON; attachment URLs point under ``files_base`` (the server's own
+        origin, as the request reached it)."""
         with self._lock:
             sub = self._get(code)
-            return views.encode_detail(sub)
+            return views.encode_detail(sub, files_base)
+
+    def attachment(self, code: str, attachment_code: str) -> Attachment:
+        with self._lock:
+            sub = self._get(code)
+            for attachment in sub.attachments:
+                if str(attachment.code) == attachment_code:
+                    return attachment
+            raise ApiError(404, "attachment_not_found", "Attachment not found")
 
     def events(self, code: str, created_since: int | None) -> list[dict[str, Any]]:
         with self._lock:
@@ -464,6 +482,43 @@ class Store:
 
     # ----------------------------------------------------------------- submissions: human edits
 
+    def add_attachment(
+        self, code: str, name: str, content: bytes, content_type: str = "application/octet-stream"
+    ) -> int:
+        """The researcher attaches a file to the report; returns its attachment code."""
+        with self._lock:
+            sub = self._get(code)
+            number = len(sub.attachments) + 1
+            sub.attachments.append(Attachment(number, name, content, content_type))
+            self._event(sub, "Submission edited", sub.submitter, external=True)
+            self._touch(sub, sub.submitter)
+            return number
+
+    def add_payout(self, code: str, amount: float, kind: str = "bounty") -> dict[str, Any]:
+        """The company pays a bounty or a bonus (EUR); returns the internal view."""
+        if kind not in ("bounty", "bonus"):
+            raise ApiError(400, "invalid_payout", "kind must be bounty or bonus")
+        if amount <= 0:
+            raise ApiError(400, "invalid_payout", "amount must be positive")
+        with self._lock:
+            sub = self._get(code)
+            sub.payouts.append(Payout(kind, round(float(amount), 2), self.clock.epoch()))
+            self._event(sub, "Payout", HUMAN_USER, external=True)
+            self._touch(sub, HUMAN_USER)
+            return views.internal_view(sub)
+
+    def mark_duplicate(self, code: str, original: str) -> dict[str, Any]:
+        """A triager closes ``code`` as a duplicate of ``original`` in the web UI."""
+        with self._lock:
+            sub = self._get(code)
+            if original == code or original not in self._subs:
+                raise ApiError(400, "invalid_duplicate", "Unknown duplicateSubmission")
+            self._human_status(sub, "Closed", "Duplicate")
+            self._set_duplicate(sub, original)
+            self._event(sub, "Status changed", HUMAN_USER, external=True)
+            self._touch(sub, HUMAN_USER)
+            return views.internal_view(sub)
+
     def human_edit(self, code: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply what a company user would change in the web UI (control API)."""
         with self._lock:
@@ -541,9 +596,12 @@ _CREATE_FIELDS = frozenset(
         "updated_at",
         "submitter",
         "type_name",
+        "category",
         "cwe",
         "endpoint",
         "poc",
+        "impact",
+        "recommended_solution",
     }
 )
 _EDIT_FIELDS = frozenset(

@@ -4,6 +4,11 @@ Every object carries exactly the properties its schema declares (the schemas say
 ``additionalProperties: false``), with ``null`` where the simulator has nothing to say.
 Enumeration ids not in ``syncd.intigriti.enums`` (program status, confidentiality, domain
 type/tier, streak) are CHOSEN here: the reference marks them unknown (§4.4, "Other enums").
+
+Also CHOSEN, where the reference is silent: a report attachment's ``url`` is
+``{server}/files/{code}/{attachmentCode}/{name}`` on the API's own origin (served with the
+same bearer token and read quota); attachment codes are numbered 1, 2, ... per submission;
+all amounts are EUR.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from syncd.intigriti import enums
-from syncd.simulators.intigriti.model import Event, Program, Submission, User
+from syncd.simulators.intigriti.model import Attachment, Event, Program, Submission, User
 
 WEB_APP = "https://app.intigriti.com"
 
@@ -165,6 +171,15 @@ def _status_pair(sub: Submission) -> tuple[dict[str, Any], dict[str, Any] | None
     return status, reason
 
 
+def _paid(sub: Submission, kind: str | None = None) -> float:
+    return round(sum(p.amount for p in sub.payouts if kind is None or p.kind == kind), 2)
+
+
+def attachment_url(files_base: str, sub: Submission, attachment: Attachment) -> str:
+    name = quote(attachment.name, safe="")
+    return f"{files_base}/files/{quote(sub.code, safe='')}/{attachment.code}/{name}"
+
+
 def _web_link(sub: Submission) -> dict[str, Any]:
     return {"details": f"{WEB_APP}/company/submissions/{sub.program_id}/{sub.code}"}
 
@@ -178,7 +193,7 @@ def submission_overview(sub: Submission) -> dict[str, Any]:
         "title": sub.title,
         "severity": _severity(sub),
         "state": {"status": status, "closeReason": reason},
-        "totalPayout": _money(),
+        "totalPayout": _money(_paid(sub)),
         "createdAt": sub.created_at,
         "lastUpdatedAt": sub.last_updated_at,
         "awaitingFeedback": sub.awaiting_feedback,
@@ -192,7 +207,7 @@ def submission_overview(sub: Submission) -> dict[str, Any]:
     }
 
 
-def submission_detail(sub: Submission) -> dict[str, Any]:
+def submission_detail(sub: Submission, files_base: str) -> dict[str, Any]:
     status, reason = _status_pair(sub)
     duplicate_info = None
     if sub.duplicate_of is not None or sub.duplicate_children:
@@ -223,7 +238,10 @@ def submission_detail(sub: Submission) -> dict[str, Any]:
             "impact": report.impact,
             "personalData": False,
             "recommendedSolution": report.recommended_solution,
-            "attachments": [],
+            "attachments": [
+                {"url": attachment_url(files_base, sub, a), "code": a.code}
+                for a in sub.attachments
+            ],
             "ip": report.ip,
         },
         "state": {
@@ -235,9 +253,9 @@ def submission_detail(sub: Submission) -> dict[str, Any]:
         "severity": _severity(sub),
         "awaitingFeedback": sub.awaiting_feedback,
         "reward": {
-            "totalPayout": _money(),
-            "totalBountyPayout": _money(),
-            "totalBonusPayout": _money(),
+            "totalPayout": _money(_paid(sub)),
+            "totalBountyPayout": _money(_paid(sub, "bounty")),
+            "totalBonusPayout": _money(_paid(sub, "bonus")),
             "possibleBounty": None,
             "totalRetestBountyPayout": _money(),
         },
@@ -251,7 +269,7 @@ def submission_detail(sub: Submission) -> dict[str, Any]:
             "lastUpdater": user_view(sub.last_updater),
             "lastUpdatedAt": sub.last_updated_at,
         },
-        "attachmentCount": 0,
+        "attachmentCount": len(sub.attachments),
         "webLinks": _web_link(sub),
         "integrationCount": 0,
         "customFields": [],
@@ -284,6 +302,10 @@ def internal_view(sub: Submission) -> dict[str, Any]:
         "createdAt": sub.created_at,
         "lastUpdatedAt": sub.last_updated_at,
         "duplicateOf": sub.duplicate_of,
+        "attachments": [
+            {"code": a.code, "name": a.name, "size": len(a.content)} for a in sub.attachments
+        ],
+        "payouts": [{"kind": p.kind, "amount": p.amount} for p in sub.payouts],
         "messages": [
             {
                 "messageId": m.message_id,
@@ -325,8 +347,8 @@ def encode_overview(sub: Submission) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def encode_detail(sub: Submission) -> bytes:
-    body = submission_detail(sub)
+def encode_detail(sub: Submission, files_base: str) -> bytes:
+    body = submission_detail(sub, files_base)
     if sub.malformed:
         return _break(sub, body, detail=True)
     return json.dumps(body, separators=(",", ":")).encode()
