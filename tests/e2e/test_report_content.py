@@ -21,6 +21,7 @@ ZWSP = "\u200b"
 #: what Jira's renderer takes as a noformat tag (any case, optional parameters)
 NOFORMAT_TAG = re.compile(r"\{noformat(?::[^}]*)?\}", re.IGNORECASE)
 CVSS_FIELD = "customfield_10050"
+PAYOUT_FIELD = "customfield_10052"
 
 #: researcher-written proofs of concept that would render as markup if not escaped
 HOSTILE_POCS = (
@@ -236,3 +237,86 @@ def test_a_resolution_change_in_place_maps_to_the_close_reason_both_ways(e2e: E2
     sub = e2e.submission(other)
     assert (sub["status"], sub["closeReason"]) == ("Closed", "Informative")
     assert writes_of_next_pass(e2e) == 0
+
+
+def test_a_duplicate_is_linked_to_its_original_once(e2e: E2E) -> None:
+    control = e2e.world.intigriti.control
+    original = e2e.world.report(status="Accepted")
+    duplicate = e2e.world.report(status="Triage")
+    assert_ok(e2e.reconcile())
+    original_key = str(e2e.issue_of(original)["key"])
+    duplicate_key = str(e2e.issue_of(duplicate)["key"])
+
+    control.mark_duplicate(duplicate, original)
+    assert_ok(e2e.reconcile())
+
+    links = e2e.world.jira.control.links(duplicate_key)
+    assert [(link["type"], link["phrase"], link["issue"]) for link in links] == [
+        ("Duplicate", "duplicates", original_key)
+    ]
+    assert writes_of_next_pass(e2e) == 0
+    assert len(e2e.world.jira.control.links(duplicate_key)) == 1
+
+
+def test_payouts_land_in_the_configured_field_once(e2e: E2E) -> None:
+    e2e.rewrite_config({"jira": {"payout_field": PAYOUT_FIELD}})
+    control = e2e.world.intigriti.control
+    code = e2e.world.report(status="Accepted")
+    assert_ok(e2e.reconcile())
+    assert PAYOUT_FIELD not in e2e.issue_of(code)["custom"]  # nothing paid: nothing said
+
+    control.add_payout(code, 500)
+    control.add_payout(code, 50, kind="bonus")
+    e2e.reset_counters()
+    assert_ok(e2e.reconcile())
+
+    assert e2e.writes() == 1
+    wanted = "EUR 550.00 (bounty 500.00, bonus 50.00)"
+    assert e2e.issue_of(code)["custom"][PAYOUT_FIELD] == wanted
+    assert writes_of_next_pass(e2e) == 0
+
+
+def test_a_payout_comment_whose_answer_was_lost_is_not_sent_twice(e2e: E2E) -> None:
+    e2e.rewrite_config({"jira": {"payout_field": "comment"}})
+    control = e2e.world.intigriti.control
+    code = e2e.world.report(status="Accepted")
+    assert_ok(e2e.reconcile())
+    key = str(e2e.issue_of(code)["key"])
+
+    control.add_payout(code, 300)
+    e2e.world.jira.control.drop_after_commit(route="POST /rest/api/*/issue/*/comment")
+    assert_ok(e2e.reconcile())
+    assert writes_of_next_pass(e2e) == 0
+
+    bodies = [c["body"] for c in e2e.world.jira.control.comments(key)]
+    payout_comments = [body for body in bodies if "Payouts on Intigriti" in body]
+    assert len(payout_comments) == 1
+    assert "EUR 300.00 (bounty 300.00, bonus 0.00)" in payout_comments[0]
+    outcomes = [row["outcome"] for row in e2e.audit() if row["field"] == "payouts"]
+    assert outcomes == ["unknown"]
+
+    control.add_payout(code, 25, kind="bonus")  # a later payout is told, once
+    assert_ok(e2e.reconcile())
+    assert writes_of_next_pass(e2e) == 0
+    bodies = [c["body"] for c in e2e.world.jira.control.comments(key)]
+    assert sum("Payouts on Intigriti" in body for body in bodies) == 2
+    assert any("EUR 325.00 (bounty 300.00, bonus 25.00)" in body for body in bodies)
+
+
+def test_attachments_are_uploaded_once_and_a_too_large_one_stays_a_link(e2e: E2E) -> None:
+    e2e.rewrite_config({"sync": {"upload_attachments": True, "attachment_max_bytes": 4096}})
+    control = e2e.world.intigriti.control
+    code = e2e.world.report(status="Triage")
+    small = bytes(range(256)) * 4  # 1 KiB, every byte value
+    control.add_attachment(code, "request.txt", small, "text/plain")
+    control.add_attachment(code, "../../screen capture.png", b"\x89PNG" + b"0" * 8000)
+
+    assert_ok(e2e.reconcile())
+
+    key = str(e2e.issue_of(code)["key"])
+    files = e2e.world.jira.control.attachments(key)
+    assert [(f["filename"], f["size"]) for f in files] == [("request.txt", len(small))]
+    description = description_of(e2e, code)
+    assert "h3. Attachments (2)" in description
+    assert writes_of_next_pass(e2e) == 0
+    assert len(e2e.world.jira.control.attachments(key)) == 1
