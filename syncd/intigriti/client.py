@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -286,12 +286,10 @@ class IntigritiClient:
 
     def _download_authenticated(self, url: str, max_bytes: int) -> Download:
         token = self._auth.access_token()
-        fetched = self._download_once(url, max_bytes, token)
-        if isinstance(fetched, httpx.Response) and fetched.status_code == 401:
-            if not self._carries_token(fetched.url):
-                self._raise_for_status(fetched, ATTACHMENT_ROUTE)
+        fetched, carried = self._download_once(url, max_bytes, token)
+        if isinstance(fetched, httpx.Response) and fetched.status_code == 401 and carried:
             self._auth.refresh_after_unauthorized(token)
-            fetched = self._download_once(url, max_bytes, self._auth.access_token())
+            fetched, _carried = self._download_once(url, max_bytes, self._auth.access_token())
         if isinstance(fetched, httpx.Response):
             self._raise_for_status(fetched, ATTACHMENT_ROUTE)
             raise MalformedResponse(  # a 2xx is never returned as a Response
@@ -299,17 +297,37 @@ class IntigritiClient:
             )
         return fetched
 
-    def _carries_token(self, url: httpx.URL | str) -> bool:
-        target, api = urlsplit(str(url)), urlsplit(self._api_url)
-        return (target.scheme, target.netloc) == (api.scheme, api.netloc)
+    @staticmethod
+    def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+        """Scheme, host and port, the default port made explicit (httpx lower-cases the
+        host and drops user info)."""
+        port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+        return url.scheme, url.host, port
 
-    def _download_once(self, url: str, max_bytes: int, token: str) -> Download | httpx.Response:
-        """One download, following redirects; an error answer is returned, read."""
+    def _download_once(
+        self, url: str, max_bytes: int, token: str
+    ) -> tuple[Download | httpx.Response, bool]:
+        """One download, following redirects; an error answer is returned, read. The
+        second value says whether the last request carried the token.
+
+        The token goes with a request only while every hop so far stayed on the API's
+        origin: a URL elsewhere that redirects back to the API gets no token (it could
+        otherwise make syncd fetch any API resource and upload it as a file).
+        """
         label = ATTACHMENT_ROUTE
-        current = url
+        api = self._origin(httpx.URL(self._api_url))
+        current = httpx.URL(url)
+        trusted = True
         for _hop in range(MAX_REDIRECTS + 1):
+            if current.scheme not in ("http", "https"):
+                raise Rejected(
+                    f"{label}: not an http(s) URL ({current.scheme or 'no scheme'})",
+                    system=SYSTEM,
+                    route=label,
+                )
+            trusted = trusted and self._origin(current) == api
             headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
-            if self._carries_token(current):
+            if trusted:
                 headers["Authorization"] = f"Bearer {token}"
             self._buckets["read"].acquire(current_priority())
             try:
@@ -318,16 +336,15 @@ class IntigritiClient:
                 ) as response:
                     self.record(label, response.status_code)
                     if response.is_redirect:
-                        location = response.headers.get("location", "")
-                        current = str(response.url.join(location))
+                        current = response.url.join(response.headers.get("location", ""))
                         continue
                     if response.status_code >= 300:
                         response.read()
-                        return response
-                    return self._read_capped(response, max_bytes)
+                        return response, trusted
+                    return self._read_capped(response, max_bytes), trusted
             except httpx.TransportError as exc:
                 self.record(label, type(exc).__name__)
-                raise self._transport_error(exc, label, current, idempotent=True) from None
+                raise self._transport_error(exc, label, str(current), idempotent=True) from None
         raise Rejected(
             f"{label}: more than {MAX_REDIRECTS} redirects", system=SYSTEM, route=label
         )

@@ -47,7 +47,5 @@ def disposition_name(header: str | None) -> str | None:
 
 def attachment_name(url: str, disposition: str | None, fallback: str) -> str:
     """The cleaned name of a fetched attachment; ``fallback`` when nothing usable is left."""
-    candidate = disposition_name(disposition)
-    if not candidate:
-        candidate = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
-    return _clean(candidate) or fallback
+    from_url = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
+    return _clean(disposition_name(disposition) or "") or _clean(from_url) or fallback

@@ -238,7 +238,12 @@ def _payouts(raw: object) -> Payouts:
         total, total_unit = bounty + bonus, None
     else:
         total, total_unit = _money(reward.get("totalPayout"), "reward.totalPayout")
-    units = {unit for unit in (total_unit, bounty_unit, bonus_unit) if unit is not None}
+    amounts = ((total_unit, total), (bounty_unit, bounty), (bonus_unit, bonus))
+    # a zero amount says little about the currency (a 0 USD beside an EUR bounty): the
+    # paid amounts decide, and only when nothing is paid do the zero ones name it
+    units = {unit for unit, amount in amounts if unit is not None and amount}
+    if not units:
+        units = {unit for unit, _amount in amounts if unit is not None}
     if len(units) > 1:
         raise _FieldError("reward", f"mixed currencies: {', '.join(sorted(units))}")
     return Payouts(
@@ -260,7 +265,9 @@ def _attachments(raw: object, code: str) -> tuple[Attachment, ...]:
         item = _obj(entry, field)
         ident = item.get("code")
         if isinstance(ident, bool) or not isinstance(ident, (int, str)) or ident == "":
-            raise _FieldError(f"{field}.code", f"expected an integer, got {_describe(ident)}")
+            raise _FieldError(
+                f"{field}.code", f"expected an integer or a string, got {_describe(ident)}"
+            )
         url = _opt_str(item.get("url"), f"{field}.url")
         if not url:
             log.warning("attachment_without_url", submission=code, attachment=str(ident))

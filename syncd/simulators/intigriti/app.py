@@ -196,7 +196,10 @@ def build_app(ctx: SimContext) -> Starlette:
     file_endpoint = _Pipeline(
         ctx, method="GET", template=FILE_ROUTE.template, prefix="", api=FILE_ROUTE
     )
-    routes.append(Route(FILE_ROUTE.template, file_endpoint, methods=["GET"]))
+    # The name is percent-encoded in the URL (views.attachment_url), but the ASGI path is
+    # decoded: a researcher's name with a "/" in it spans segments, so match the rest.
+    file_path = FILE_ROUTE.template.replace("{name}", "{name:path}")
+    routes.append(Route(file_path, file_endpoint, methods=["GET"]))
     routes.append(
         Route(
             "/connect/authorize",
