@@ -61,6 +61,7 @@ def run_with_retries(
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     delay = FIRST_DELAY
     failures = 0
+    last_reason = ""
     while True:
         try:
             check()
@@ -80,10 +81,14 @@ def run_with_retries(
             # a 429 says how long to wait; other failures back off exponentially
             step = max(exc.retry_after, FIRST_DELAY) if isinstance(exc, RateLimited) else delay
             wait = step if remaining is None else min(step, remaining)
+            # The full sentence is said once: the daemon logs it when it first appears or
+            # changes; a one-shot says it in its final error. Repeats name the kind only.
+            shown = reason if budget_seconds is None and reason != last_reason else None
+            last_reason = reason
             log.warning(
                 "startup_check_failed",
                 target=str(target),
-                error=reason,
+                error=shown or type(exc).__name__,
                 attempt=failures,
                 retry_in_seconds=round(wait, 1),
             )

@@ -9,6 +9,11 @@
 * ``poll_jira``: one search from the watermark minus the overlap; a changed issue costs
   one GET of its submission.
 
+While a sweep runs (the daemon starts with one), the polls keep going beside it: a poll
+leaves the creation of submissions the sweep listed to the sweep, handles changes of linked
+submissions before creating anything, and with no watermark yet starts from the sweep's
+own read instead of listing everything again. So a live edit never waits for a backfill.
+
 A side that failed to answer causes no writes to the other side: the cycle records the
 error and ends. Watermarks move forward only, and only to timestamps the server gave.
 
@@ -52,6 +57,14 @@ BatchT = TypeVar("BatchT", SubmissionBatch, IssueBatch)
 
 
 @dataclass(frozen=True)
+class _Sweep:
+    """What a running sweep has taken on: the submissions it listed, and when."""
+
+    codes: frozenset[str]
+    read_at: datetime
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     overlap: timedelta = timedelta(seconds=120)
     #: links that failed this many times in a row are left to the full sweep
@@ -88,6 +101,8 @@ class Engine:
         self._deferred: set[str] = set()
         self._deferred_lock = threading.Lock()
         self._future_logged: set[str] = set()
+        #: the sweep under way in this process, if any (polls run beside it)
+        self._sweep: _Sweep | None = None
         self._mapping = executor.mapping
         self._dry_run = executor.options.dry_run
 
@@ -301,60 +316,78 @@ class Engine:
                 # the pass cannot vouch for anything it could not compare
                 summary.failures["*jira*"] = f"Jira search failed: {exc}"
                 summary.outcomes["failed"] += 1
-            self._park(batch.failures, summary)
-            by_id: dict[str, Issue] = {}
-            by_code: dict[str, list[Issue]] = {}
-            if issues is not None:
-                for found in issues.issues:
-                    by_id[found.id] = found
-                    if found.submission_code:
-                        by_code.setdefault(found.submission_code.casefold(), []).append(found)
-            for tagged in by_code.values():
-                tagged.sort(key=_issue_order)
-            links = self.repository.links([s.code for s in batch.submissions])
-            total = len(batch.submissions)
-            for index, submission in enumerate(batch.submissions, start=1):
-                if self._should_stop():
-                    break
-                link = links.get(submission.code)
-                issue: Issue | None
-                if link is not None and link.issue_id is not None:
-                    issue = by_id.get(link.issue_id)
-                    if issue is None and jira_ok:
-                        # moved out of the search's reach, or search lag: read it directly
-                        issue = self._issue_for(link)
-                elif jira_ok:
-                    same_tag = by_code.get(submission.code.casefold())
-                    issue = same_tag[0] if same_tag else None
-                else:
-                    issue = None
-                if not jira_ok and (link is None or link.state == "creating"):
-                    # never create while Jira cannot be searched: the issue may exist
-                    summary.outcomes["skipped"] += 1
-                else:
-                    self.executor.sync(submission.code, submission, issue, summary, links=links)
-                if progress is not None:
-                    progress(index, total, submission.code)
-            if jira_ok and not self._should_stop():
-                self._report_duplicates(by_code, summary)
-            self._retry_deferred(summary, {s.code: s for s in batch.submissions})
-            if not self._should_stop():
-                self._record(
-                    "intigriti",
-                    summary,
-                    ((s.code, s.updated_at) for s in batch.submissions),
-                    read_at=batch.server_time or read_at,
-                )
-                if issues is not None:
-                    self._record(
-                        "jira",
-                        summary,
-                        ((i.key, i.updated_at) for i in issues.issues),
-                        read_at=issues.server_time or jira_read_at,
-                        follow_clock=True,
-                    )
-                self._record("sweep", summary)
+            self._sweep = _Sweep(
+                frozenset(s.code for s in batch.submissions), batch.server_time or read_at
+            )
+            try:
+                self._sweep_items(batch, issues, jira_ok, summary, read_at, jira_read_at, progress)
+            finally:
+                self._sweep = None
         return summary
+
+    def _sweep_items(
+        self,
+        batch: SubmissionBatch,
+        issues: IssueBatch | None,
+        jira_ok: bool,
+        summary: Summary,
+        read_at: datetime,
+        jira_read_at: datetime,
+        progress: Progress | None,
+    ) -> None:
+        self._park(batch.failures, summary)
+        by_id: dict[str, Issue] = {}
+        by_code: dict[str, list[Issue]] = {}
+        if issues is not None:
+            for found in issues.issues:
+                by_id[found.id] = found
+                if found.submission_code:
+                    by_code.setdefault(found.submission_code.casefold(), []).append(found)
+        for tagged in by_code.values():
+            tagged.sort(key=_issue_order)
+        links = self.repository.links([s.code for s in batch.submissions])
+        total = len(batch.submissions)
+        for index, submission in enumerate(batch.submissions, start=1):
+            if self._should_stop():
+                break
+            link = links.get(submission.code)
+            issue: Issue | None
+            if link is not None and link.issue_id is not None:
+                issue = by_id.get(link.issue_id)
+                if issue is None and jira_ok:
+                    # moved out of the search's reach, or search lag: read it directly
+                    issue = self._issue_for(link)
+            elif jira_ok:
+                same_tag = by_code.get(submission.code.casefold())
+                issue = same_tag[0] if same_tag else None
+            else:
+                issue = None
+            if not jira_ok and (link is None or link.state == "creating"):
+                # never create while Jira cannot be searched: the issue may exist
+                summary.outcomes["skipped"] += 1
+            else:
+                self.executor.sync(submission.code, submission, issue, summary, links=links)
+            if progress is not None:
+                progress(index, total, submission.code)
+        if jira_ok and not self._should_stop():
+            self._report_duplicates(by_code, summary)
+        self._retry_deferred(summary, {s.code: s for s in batch.submissions})
+        if not self._should_stop():
+            self._record(
+                "intigriti",
+                summary,
+                ((s.code, s.updated_at) for s in batch.submissions),
+                read_at=batch.server_time or read_at,
+            )
+            if issues is not None:
+                self._record(
+                    "jira",
+                    summary,
+                    ((i.key, i.updated_at) for i in issues.issues),
+                    read_at=issues.server_time or jira_read_at,
+                    follow_clock=True,
+                )
+            self._record("sweep", summary)
 
     def _report_duplicates(self, by_code: dict[str, list[Issue]], summary: Summary) -> None:
         """Several issues tagged with one submission: never silent, never deleted."""
@@ -388,6 +421,11 @@ class Engine:
 
     def _since(self, source: str) -> datetime | None:
         watermark = self.repository.cursor(source).watermark
+        sweep = self._sweep
+        if watermark is None and source == "intigriti" and sweep is not None:
+            # a first start: the sweep's own read covers everything older; listing it all
+            # again here would make this poll a second sweep
+            watermark = sweep.read_at
         return watermark - self.options.overlap if watermark is not None else None
 
     def _read_changes(
@@ -424,10 +462,19 @@ class Engine:
             return summary
         self._park(batch.failures, summary)
         links = self.repository.links([s.code for s in batch.submissions])
+        sweep = self._sweep
+        creations: list[Submission] = []
         for submission in batch.submissions:
             if self._should_stop():
                 return summary
             link = links.get(submission.code)
+            if link is None:
+                if not self._mapping.should_create(submission.status):
+                    continue
+                if sweep is not None and submission.code in sweep.codes:
+                    continue  # the running sweep creates it (the poll would trail it)
+                creations.append(submission)  # after the changes of linked submissions
+                continue
             if link is not None:
                 if link.attempts >= self.options.max_attempts:
                     continue  # left to the full sweep
@@ -444,8 +491,10 @@ class Engine:
                     # something changed: claim, read both sides directly, then decide
                     self.executor.refresh(submission.code, summary)
                     continue
-            elif not self._mapping.should_create(submission.status):
-                continue
+            self.executor.sync(submission.code, submission, None, summary, links=links)
+        for submission in creations:
+            if self._should_stop():
+                return summary
             self.executor.sync(submission.code, submission, None, summary, links=links)
         handled = {s.code for s in batch.submissions}
         self._retry_listed(self._take_deferred(), summary, skip=handled)

@@ -360,7 +360,13 @@ class Unmapped:
     value: str
 
     def describe(self) -> str:
-        return f"{self.field}: {self.side} {self.what} {self.value!r} is not in the mapping"
+        shown = repr(self.value)
+        if self.what == "status" and "/" in self.value:
+            # a "Status/Resolution" (or "Status/Close reason") pair, said in words
+            status, _slash, reason = self.value.partition("/")
+            second = "resolution" if self.side == "Jira" else "close reason"
+            shown = f"{status!r} with {second} {reason!r}"
+        return f"{self.field}: {self.side} {self.what} {shown} is not in the mapping"
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 from jira import JIRA
@@ -60,6 +60,7 @@ from syncd.tracker.workflow import (
 )
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 PAGE_SIZE = 100
 MAX_RECONCILE = 50  # Jira accepts at most 50 ids in reconcileIssues
@@ -179,21 +180,33 @@ class JiraAdapter:
             )
         return raw
 
-    def _search(self, query: str, fields: list[str], reconcile: bool = True) -> list[Any]:
-        ids = self._reconcile_ids() if reconcile else []
-        try:
-            if self.catalog.is_cloud():
-                return self._search_cloud(query, fields, ids)
-            return self._search_datacenter(query, fields)
-        except Rejected:
-            if not ids:
-                raise
-            # "All issues must exist": one of our recent ids was deleted. Forget them all
-            # (they only sharpen consistency) and search again without.
-            log.warning("jira_reconcile_ids_dropped", count=len(ids))
-            with self._lock:
-                self._recent.clear()
-            return self._search(query, fields, reconcile=False)
+    def _search(self, query: str, fields: list[str]) -> list[Any]:
+        """Every raw issue of ``query`` (for short searches: a tag look-up)."""
+        return self._search_pages(query, fields, lambda pages: [r for p in pages for r in p])
+
+    def _search_pages(
+        self, query: str, fields: list[str], consume: Callable[[Iterator[list[Any]]], _T]
+    ) -> _T:
+        """``consume`` the search's pages as they arrive (one raw page in memory at a
+        time, when ``consume`` parses and drops each).
+
+        If Jira refuses the recently created ids syncd asks it to reconcile ("all issues
+        must exist": one was deleted), they are forgotten (they only sharpen consistency)
+        and the search starts again without them; ``consume`` is called afresh.
+        """
+        ids = self._reconcile_ids()
+        while True:
+            try:
+                if self.catalog.is_cloud():
+                    return consume(self._search_cloud(query, fields, ids))
+                return consume(self._search_datacenter(query, fields))
+            except Rejected:
+                if not ids:
+                    raise
+                log.warning("jira_reconcile_ids_dropped", count=len(ids))
+                with self._lock:
+                    self._recent.clear()
+                ids = []
 
     def _cloud_page(
         self, query: str, token: str | None, fields: list[str], ids: list[int]
@@ -224,8 +237,7 @@ class JiraAdapter:
 
         return fetch
 
-    def _search_cloud(self, query: str, fields: list[str], ids: list[int]) -> list[Any]:
-        issues: list[Any] = []
+    def _search_cloud(self, query: str, fields: list[str], ids: list[int]) -> Iterator[list[Any]]:
         token: str | None = None
         seen: set[str] = set()
         call = Call("GET /search/jql", True)
@@ -235,10 +247,10 @@ class JiraAdapter:
                 raise MalformedResponse(
                     "GET /search/jql: no issues list", system="jira", route=call.route
                 )
-            issues.extend(page["issues"])
+            yield page["issues"]
             token = page.get("nextPageToken")
             if not token or page.get("isLast") is True:
-                return issues
+                return
             if token in seen:
                 raise MalformedResponse(
                     "GET /search/jql: page token repeats", system="jira", route=call.route
@@ -246,31 +258,36 @@ class JiraAdapter:
             seen.add(token)
         raise MalformedResponse("GET /search/jql: too many pages", system="jira")
 
-    def _search_datacenter(self, query: str, fields: list[str]) -> list[Any]:
-        issues: list[Any] = []
+    def _search_datacenter(self, query: str, fields: list[str]) -> Iterator[list[Any]]:
+        read = 0
         call = Call("GET /search", True)
         for _ in range(MAX_PAGES):
-            page = self._transport.execute(call, self._datacenter_page(query, len(issues), fields))
+            page = self._transport.execute(call, self._datacenter_page(query, read, fields))
             batch = page.get("issues") if isinstance(page, Mapping) else None
             if not isinstance(batch, list):
                 raise MalformedResponse("GET /search: no issues list", system="jira")
-            issues.extend(batch)
+            yield batch
+            read += len(batch)
             total = page.get("total")
-            if not batch or not isinstance(total, int) or len(issues) >= total:
-                return issues
+            if not batch or not isinstance(total, int) or read >= total:
+                return
         raise MalformedResponse("GET /search: too many pages", system="jira")
 
-    def _batch(self, raws: list[Any]) -> IssueBatch:
+    def _batch(self, pages: Iterable[list[Any]]) -> IssueBatch:
+        """Parse each page as it comes; its raw JSON is dropped before the next is read."""
         issues: list[Issue] = []
         failures: list[ItemFailure] = []
-        for raw in raws:
-            if not isinstance(raw, Mapping):
-                failures.append(ItemFailure(item="?", field="issue", message="not an object"))
-                continue
-            try:
-                issues.append(self._parse(raw))
-            except ItemError as exc:
-                failures.append(ItemFailure(item=exc.item, field=exc.field, message=str(exc)))
+        for page in pages:
+            for raw in page:
+                if not isinstance(raw, Mapping):
+                    failures.append(ItemFailure(item="?", field="issue", message="not an object"))
+                    continue
+                try:
+                    issues.append(self._parse(raw))
+                except ItemError as exc:
+                    failures.append(
+                        ItemFailure(item=exc.item, field=exc.field, message=str(exc))
+                    )
         return IssueBatch(issues=tuple(issues), failures=tuple(failures))
 
     # -- JiraSide: reads ---------------------------------------------------------------
@@ -283,7 +300,8 @@ class JiraAdapter:
         fields = self._fields()
         self._transport.start_server_clock()
         batch = replace(
-            self._batch(self._search(query, fields)), server_time=self._transport.server_time()
+            self._search_pages(query, fields, self._batch),
+            server_time=self._transport.server_time(),
         )
         log.info(
             "jira_changed_issues",

@@ -151,6 +151,46 @@ def test_changes_propagate_while_the_daemon_runs(e2e: E2E) -> None:
     assert set(e2e.issues_per_submission().values()) == {1}
 
 
+@pytest.mark.slow
+def test_a_live_edit_propagates_while_the_start_up_backfill_is_under_way(e2e: E2E) -> None:
+    """A first start on 60 new submissions at 60 Intigriti writes a minute (a minute of
+    backfill): the polls run beside the sweep, so an edit of an already linked submission
+    reaches Jira while most of the backfill is still to come (counted, not timed)."""
+    e2e.world.intigriti.control.set_rate_limits(write_per_minute=60)
+    e2e.rewrite_config(
+        {
+            "intigriti": {"write_rate_per_minute": 60},
+            "sync": {"poll_interval_seconds": 1, "jira_poll_interval_seconds": 1},
+        }
+    )
+    codes = seed_open(e2e, 60)
+
+    def linked() -> list[str]:
+        return [c for c in codes if e2e.submission(c)["internalReference"]]
+
+    log = e2e.workdir / "daemon.log"
+    daemon = e2e.popen("run", log=log)
+    try:
+        wait_for(lambda: bool(linked()), timeout=60, what="the first issue of the backfill")
+        target = linked()[0]
+        low = e2e.submission(target)["severity"] != "Low"
+        e2e.world.intigriti.control.edit_submission(target, severity="Low" if low else "High")
+        wanted = "Low" if low else "High"
+        wait_for(
+            lambda: e2e.issue_of(target)["priority"] == wanted,
+            timeout=30,
+            what="the live edit to reach Jira",
+        )
+        done_when_edit_landed = len(linked())
+        wait_for(lambda: len(linked()) == len(codes), timeout=180, what="the whole backfill")
+    finally:
+        code, stderr, _took = stop(daemon, log)
+    assert code == 0, stderr[-2000:]
+    # the edit did not wait for the backfill: most submissions were still unlinked
+    assert done_when_edit_landed < len(codes) // 2, done_when_edit_landed
+    assert set(e2e.issues_per_submission().values()) == {1}
+
+
 def test_a_misconfigured_mapping_refuses_to_start(e2e: E2E) -> None:
     e2e.rewrite_config({"mapping": {"severity_to_priority": {"Low": "Trivial"}}})
     result = e2e.syncd("run", timeout=60)

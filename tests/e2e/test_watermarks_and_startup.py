@@ -192,9 +192,10 @@ def test_an_unmapped_jira_status_is_reported_and_fails_the_reconcile(e2e: E2E) -
     e2e.world.jira.control.settle_search()
     result = e2e.reconcile()
     assert result.returncode == 1, result.stdout
-    assert f"unmapped {codes[0]}: status: Jira status 'Duplicate' is not in the mapping" in (
-        result.stdout
-    )
+    assert (
+        f"unmapped {codes[0]}: status: Jira status 'Duplicate' with resolution 'Duplicate'"
+        " is not in the mapping"
+    ) in result.stdout
     status = e2e.syncd("status")
     assert "unmapped: 1" in status.stdout
     assert f"{codes[0]} [{key}]: status: Jira status 'Duplicate'" in status.stdout

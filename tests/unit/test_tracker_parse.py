@@ -97,6 +97,6 @@ def test_a_malformed_issue_becomes_an_item_failure_others_parse() -> None:
     good = raw_issue()
     bad = raw_issue(updated="not a time")
     bad["key"] = "SEC-2"
-    batch = adapter._batch([good, bad, "junk"])
+    batch = adapter._batch([[good, bad, "junk"]])  # one page
     assert [i.key for i in batch.issues] == ["SEC-1"]
     assert [(f.item, f.field) for f in batch.failures] == [("SEC-2", "updated"), ("?", "issue")]
