@@ -24,13 +24,23 @@ BASE_FIELDS: tuple[str, ...] = (
 
 
 def parse_jira_time(value: str) -> datetime:
-    """``2025-01-02T03:04:05.678+0000`` (offset without colon, ms optional) -> aware UTC."""
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(value, fmt).astimezone(UTC)
-        except ValueError:
-            continue
-    parsed = datetime.fromisoformat(value)
+    """``2025-01-02T03:04:05.678+0000`` (offset without colon, ms optional) -> aware UTC.
+
+    ``fromisoformat`` (Python 3.11 reads the colon-less offset) is tried first: strptime
+    is ten times slower, and a full pass parses two timestamps per issue."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+            try:
+                parsed = datetime.strptime(value, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise ValueError("not a Jira timestamp")
     if parsed.tzinfo is None:
         raise ValueError("timestamp without offset")
     return parsed.astimezone(UTC)
