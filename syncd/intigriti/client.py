@@ -362,7 +362,10 @@ class IntigritiClient:
             raise too_large
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_raw():
+        # decoded bytes: a server that compresses despite "identity" still yields the file,
+        # and the cap bounds what is kept (a decompression bomb stops after the one chunk
+        # that passes it)
+        for chunk in response.iter_bytes():
             size += len(chunk)
             if size > max_bytes:
                 raise too_large

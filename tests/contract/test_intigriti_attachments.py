@@ -4,6 +4,7 @@ token kept to the API's own origin (a second loopback server stands in for anoth
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class OtherOrigin:
     content: bytes = b""
     location: str = ""
     seen: list[tuple[str, str | None]] = field(default_factory=list)
+    encodings: list[str | None] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: SimulatorServer | None = None
 
@@ -79,6 +81,7 @@ class OtherOrigin:
                 Route("/direct/{name}", self._direct),
                 Route("/stream/{name}", self._stream),
                 Route("/declared", self._declared),
+                Route("/gzipped/{name}", self._gzipped),
                 Route("/redirect", self._redirect),
             ]
         )
@@ -115,6 +118,13 @@ class OtherOrigin:
     async def _declared(self, request: Request) -> Response:
         self._record(request)
         return Response(self.content, headers={"Content-Length": str(DECLARED)})
+
+    async def _gzipped(self, request: Request) -> Response:
+        """Compressed although the client asked for ``identity``."""
+        self._record(request)
+        self.encodings.append(request.headers.get("accept-encoding"))
+        body = gzip.compress(self.content)
+        return Response(body, headers={"Content-Encoding": "gzip"}, media_type="text/plain")
 
     async def _redirect(self, request: Request) -> Response:
         self._record(request)
@@ -405,6 +415,18 @@ def test_a_stream_without_content_length_is_capped_while_reading(
         adapter.download_attachment(streamed, max_bytes=1_000)
     assert adapter.download_attachment(streamed, max_bytes=5_000).content == bytes(5_000)
     assert [auth for _, auth in other.seen] == [None, None]
+
+
+def test_a_body_compressed_despite_identity_is_the_file_and_capped_decoded(
+    other: OtherOrigin, adapter: IntigritiAdapter
+) -> None:
+    other.content = b"line of a request log\n" * 500  # 11,000 bytes, a few hundred gzipped
+    gzipped = Attachment(code="1", url=other.base_url + "/gzipped/requests.log")
+    fetched = adapter.download_attachment(gzipped, max_bytes=20_000)
+    assert fetched.content == other.content
+    assert other.encodings == ["identity"]
+    with pytest.raises(Rejected, match="larger than"):
+        adapter.download_attachment(gzipped, max_bytes=5_000)  # the decoded size counts
 
 
 def test_a_declared_content_length_over_the_cap_is_refused_before_reading(
