@@ -149,7 +149,8 @@ def _validate(openapi: OpenAPI, response: httpx.Response, status: int) -> None:
 
 @pytest.fixture
 def world(control: IntigritiControl) -> dict[str, Any]:
-    """Varied data: every status, close reasons, a duplicate, unset severity, references."""
+    """Varied data: every status, close reasons, a duplicate, unset severity, references,
+    attachments and payouts."""
     program = control.seed_program(name="Acme", handle="acme")
     other = control.seed_program(name="Beta", handle="beta")
     pid = program["id"]
@@ -165,6 +166,13 @@ def world(control: IntigritiControl) -> dict[str, Any]:
         "beta": control.seed_submission(other["id"], status="Draft", severity="Exceptional"),
     }
     control.edit_submission(subs["pending"]["code"], message="Could you add a video?")
+    # the detail's report content: attachments, reward totals, a duplicate relation
+    accepted = subs["accepted"]["code"]
+    control.add_attachment(accepted, "poc.png", b"\x89PNG\r\n", "image/png")
+    control.add_attachment(accepted, "request log.txt", b"GET / HTTP/1.1\r\n", "text/plain")
+    control.add_payout(accepted, 500)
+    control.add_payout(accepted, 50.5, kind="bonus")
+    control.mark_duplicate(subs["closed"]["code"], accepted)
     return {"program": program, "other": other, "subs": subs}
 
 
