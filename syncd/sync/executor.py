@@ -60,6 +60,7 @@ from syncd.sync.plan import (
     AdoptIssue,
     Bases,
     CreateIssue,
+    FieldWrite,
     LinkJiraDuplicate,
     LinkView,
     MoveIntigritiStatus,
@@ -88,19 +89,8 @@ from syncd.sync.watermark import FUTURE_TOLERANCE
 
 log = structlog.get_logger(__name__)
 
-FieldAction = (
-    SetJiraPriority
-    | TransitionJira
-    | SetIntigritiSeverity
-    | MoveIntigritiStatus
-    | SetIntigritiReference
-    | SetJiraCvss
-    | SetIntigritiCvss
-    | LinkJiraDuplicate
-    | RecordJiraPayouts
-    | SetJiraDescription
-    | UploadAttachments
-)
+#: every write a plan can hold (one field of one link each)
+FieldAction = FieldWrite
 #: the writes that go to Intigriti (all others go to Jira)
 TO_INTIGRITI = (SetIntigritiSeverity, MoveIntigritiStatus, SetIntigritiReference, SetIntigritiCvss)
 

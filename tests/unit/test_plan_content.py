@@ -251,6 +251,8 @@ def test_attachments_are_uploaded_once_when_uploading_is_on() -> None:
     (write,) = run(bases(), s, iss(), upload).actions
     assert isinstance(write, UploadAttachments)
     assert [a.code for a in write.attachments] == ["a1", "a2"] and write.new_base == "a1,a2"
-    assert run(bases(attachments="a1"), s, iss(), upload).actions[0].attachments == (files[1],)  # type: ignore[union-attr]
+    (rest,) = run(bases(attachments="a1"), s, iss(), upload).actions
+    assert isinstance(rest, UploadAttachments)
+    assert rest.attachments == (files[1],)
     assert run(bases(attachments="a1,a2"), s, iss(), upload).actions == ()
     assert run(bases(), s, iss(), M).actions == ()  # off by default
