@@ -243,14 +243,7 @@ class IntigritiClient:
             **{key: quote_segment(value) for key, value in (path or {}).items()}
         )
         label = f"{method} {route}"
-        retrying = Retrying(
-            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent=idempotent)),
-            wait=self._wait,
-            stop=stop_after_attempt(self._max_attempts),
-            sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(label, state),
-            reraise=True,
-        )
+        retrying = self._retrying(label, idempotent=idempotent)
         response = retrying(
             self._send_authenticated, method, url, label, params, body, idempotent=idempotent
         )
@@ -266,14 +259,7 @@ class IntigritiClient:
         bucket, retried like any GET; a 404 or 403 for one file is ``Rejected`` (the caller
         skips that file), not a fault of the integration.
         """
-        retrying = Retrying(
-            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent=True)),
-            wait=self._wait,
-            stop=stop_after_attempt(self._max_attempts),
-            sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(ATTACHMENT_ROUTE, state),
-            reraise=True,
-        )
+        retrying = self._retrying(ATTACHMENT_ROUTE, idempotent=True)
         try:
             return retrying(self._download_authenticated, url, max_bytes)
         except (NotFound, NotAllowed) as exc:
@@ -512,6 +498,17 @@ class IntigritiClient:
             ) from None
 
     # -- retry policy ------------------------------------------------------------------
+
+    def _retrying(self, label: str, *, idempotent: bool) -> Retrying:
+        """The retry loop of one call: see the module doc for what is retried."""
+        return Retrying(
+            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent=idempotent)),
+            wait=self._wait,
+            stop=stop_after_attempt(self._max_attempts),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(label, state),
+            reraise=True,
+        )
 
     @staticmethod
     def _retryable(exc: BaseException, *, idempotent: bool) -> bool:
