@@ -9,6 +9,7 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rich.console
 import rich.progress
@@ -16,7 +17,7 @@ import structlog
 
 from syncd import starter
 from syncd.daemon import Daemon, Supervisor, install_signal_handlers
-from syncd.errors import ConfigError, CredentialError
+from syncd.errors import ConfigError, CredentialError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.logging import configure_logging, logs_above_live_display, register_secret
 from syncd.presence import Presence
@@ -46,6 +47,9 @@ from syncd.wiring import (
     takeover_check_seconds,
     validate_against_jira,
 )
+
+if TYPE_CHECKING:  # the service layer (Starlette, prometheus-client) loads for `run` only
+    from syncd.service.assemble import Service
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -260,6 +264,12 @@ def run_daemon(config_path: str | None) -> int:
     install_signal_handlers(stop)
     presence.start("starting")
     try:
+        service = _start_service(runtime, presence)
+    except BaseException:
+        presence.stop()
+        runtime.close()
+        raise
+    try:
         try:
             # a Jira outage at start is waited out (the instance shows as "starting");
             # only a definite configuration or credential error ends the daemon (exit 2)
@@ -276,17 +286,39 @@ def run_daemon(config_path: str | None) -> int:
                 sweep_interval=settings.sync.full_sweep_interval_seconds,
                 stop_event=stop,
                 keep_running=lambda: presence.leader,
+                hooks=service.hooks,
             ),
             stop_event=stop,
             takeover_check_seconds=takeover_check_seconds(settings),
+            hooks=service.hooks,
         )
         supervisor.run_until_stopped()
         if supervisor.credential_error is not None:
             raise supervisor.credential_error
         return EXIT_OK
     finally:
+        service.hooks.tick("stopping")
+        service.close()
         presence.stop()
         runtime.close()
+
+
+def _start_service(runtime: Runtime, presence: Presence) -> Service:
+    """Probes, metrics, systemd notify and (with [http] listen) the HTTP listener."""
+    from syncd.service.assemble import start_service
+
+    def describe_active() -> str:
+        try:
+            active = presence.active_instance()
+        except StoreError:
+            return "unknown (the database did not answer)"
+        return active.describe() if active is not None else "none yet"
+
+    return start_service(
+        runtime,
+        takeover_check_seconds=takeover_check_seconds(runtime.settings),
+        describe_active=describe_active,
+    )
 
 
 def auth_login(config_path: str | None) -> int:
@@ -381,6 +413,17 @@ def _ask_text(question: str, default: str) -> str:
             "the input ended: pass the values as flags (see `syncd init --help`)"
         ) from None
     return reply or default
+
+
+def doctor(config_path: str | None) -> int:
+    """A checklist of everything `syncd run` depends on: 0 when all pass, 1 otherwise (a
+    config file that does not load at all is still ConfigError, exit 2)."""
+    from syncd.doctor import diagnose, render
+
+    settings = bootstrap(config_path)
+    results = diagnose(settings)
+    print(render(results))
+    return EXIT_FAILED if any(result.failed for result in results) else EXIT_OK
 
 
 def demo(*, duration: float) -> int:

@@ -34,7 +34,28 @@ def _config_option() -> argparse.ArgumentParser:
     """
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    _log_options(parent, default=argparse.SUPPRESS)
     return parent
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """``-v`` and ``--log-level``: they beat [logging] level and $SYNCD_LOGGING__LEVEL."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest="log_level",
+        action="store_const",
+        const="debug",
+        default=default,
+        help="log at debug level (same as --log-level debug)",
+    )
+    group.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=default, help="(default: [logging] level)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     parser.add_argument("--config", metavar="PATH", default=None, help=CONFIG_HELP)
+    _log_options(parser, default=None)
     config = [_config_option()]
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -132,6 +154,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_cmd_status)
+
+    doctor = commands.add_parser(
+        "doctor",
+        parents=config,
+        help="check the configuration against the database, Intigriti and Jira",
+        description=(
+            "Check the configuration, the database and its migrations, the Intigriti token "
+            "and its scopes, the Jira credentials, and every project, issue type, status, "
+            "resolution, priority, field and Intigriti name the mapping uses. Prints one "
+            "line per check, each failure with its config key and the fix; exit 0 when "
+            "all pass, 1 otherwise."
+        ),
+    )
+    doctor.set_defaults(handler=_cmd_doctor)
 
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -239,6 +275,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return app.status(args.config, as_json=args.json)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from syncd import app
+
+    return app.doctor(args.config)
+
+
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from syncd import app
 
@@ -259,6 +301,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "log_level", None):
+        # through the environment, which beats the config file: every command that loads
+        # settings then logs at this level, with no flag to thread through each of them
+        os.environ["SYNCD_LOGGING__LEVEL"] = args.log_level
     handler: Handler = args.handler
     log = structlog.get_logger("syncd.cli")
     try:

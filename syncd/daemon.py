@@ -20,9 +20,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import Literal, Protocol
 
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -35,6 +37,43 @@ from syncd.sync.engine import Engine
 from syncd.sync.executor import Summary
 
 log = structlog.get_logger(__name__)
+
+#: how often the loops report that they turn (liveness, the systemd watchdog)
+TICK_SECONDS = 0.5
+
+Role = Literal["starting", "standby", "active", "stopping"]
+
+
+class Hooks(Protocol):
+    """What the loops and jobs tell the service layer (probes, metrics, systemd)."""
+
+    def tick(self, role: Role) -> None: ...
+
+    def term_started(self, scheduler_running: Callable[[], bool]) -> None: ...
+
+    def term_ended(self) -> None: ...
+
+    def cycle_finished(self, cycle: str, summary: Summary, seconds: float) -> None: ...
+
+    def cycle_crashed(self, cycle: str, seconds: float) -> None: ...
+
+
+class NoHooks:
+    def tick(self, role: Role) -> None:
+        pass
+
+    def term_started(self, scheduler_running: Callable[[], bool]) -> None:
+        pass
+
+    def term_ended(self) -> None:
+        pass
+
+    def cycle_finished(self, cycle: str, summary: Summary, seconds: float) -> None:
+        pass
+
+    def cycle_crashed(self, cycle: str, seconds: float) -> None:
+        pass
+
 
 #: the daemon exits within this many seconds of SIGTERM (systemd's default stop timeout
 #: is 90 s; ours is shorter so a container orchestrator never has to SIGKILL us)
@@ -53,6 +92,7 @@ class Daemon:
         on_cycle: Callable[[str, Summary], None] | None = None,
         sweep_now: bool = True,
         keep_running: Callable[[], bool] = lambda: True,
+        hooks: Hooks | None = None,
     ) -> None:
         """``keep_running`` is asked every half second: False ends this term (the
         supervisor's lease is gone) the way a stop does, but the process lives on."""
@@ -60,6 +100,7 @@ class Daemon:
         self.stop_event = stop_event
         self.keep_running = keep_running
         self.on_cycle = on_cycle
+        self.hooks: Hooks = hooks or NoHooks()
         self.credential_error: CredentialError | None = None
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=3)},
@@ -68,21 +109,21 @@ class Daemon:
         )
         now = datetime.now(UTC)
         self.scheduler.add_job(
-            self._job("sweep", engine.full_pass),
+            self._job("sweep", "sweep", engine.full_pass),
             "interval",
             seconds=sweep_interval,
             id="sweep",
             next_run_time=now if sweep_now else now + timedelta(seconds=sweep_interval),
         )
         self.scheduler.add_job(
-            self._job("intigriti", engine.poll_intigriti),
+            self._job("poll_intigriti", "intigriti", engine.poll_intigriti),
             "interval",
             seconds=poll_interval,
             id="poll_intigriti",
             next_run_time=now + timedelta(seconds=min(poll_interval, 1.0)),
         )
         self.scheduler.add_job(
-            self._job("jira", engine.poll_jira),
+            self._job("poll_jira", "jira", engine.poll_jira),
             "interval",
             seconds=jira_poll_interval,
             id="poll_jira",
@@ -90,25 +131,33 @@ class Daemon:
         )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
 
-    def _job(self, name: str, cycle: Callable[[], Summary]) -> Callable[[], None]:
+    def _job(self, job: str, name: str, cycle: Callable[[], Summary]) -> Callable[[], None]:
+        """``job`` names the cycle in metrics; ``name`` is its cursor (and log) name."""
+
         def run() -> None:
             if self.stop_event.is_set() or not self.keep_running():
                 return
+            started = time.monotonic()
             try:
                 summary = cycle()
             except CredentialError as exc:
                 # nothing will work until an operator logs in again: stop, loudly
                 self.credential_error = exc
                 log.error("credentials_rejected", cycle=name, error=str(exc))
+                self.hooks.cycle_crashed(job, time.monotonic() - started)
                 self.stop_event.set()
                 return
             except Exception as exc:
                 # the next run tries again; `syncd status` shows the error meanwhile
                 log.exception("cycle_crashed", cycle=name, error_type=type(exc).__name__)
+                self.hooks.cycle_crashed(job, time.monotonic() - started)
                 with contextlib.suppress(Exception):
                     self.engine.repository.cycle_failed(name, f"{type(exc).__name__}: {exc}")
                 return
-            log.info("cycle_done", cycle=name, **summary.as_dict())
+            self.hooks.cycle_finished(job, summary, time.monotonic() - started)
+            # an idle poll is not news: one INFO line per cycle that did something
+            quiet = summary.items == 0 and summary.total_writes == 0
+            (log.debug if quiet else log.info)("cycle_done", cycle=name, **summary.as_dict())
             if self.on_cycle is not None:
                 self.on_cycle(name, summary)
 
@@ -120,15 +169,19 @@ class Daemon:
     def run_until_stopped(self) -> None:
         """Run the jobs until a stop (then exit promptly) or the end of this term."""
         self.scheduler.start()
+        self.hooks.term_started(lambda: bool(self.scheduler.running))
         log.info("daemon_started")
-        while not self.stop_event.wait(0.5):
+        while not self.stop_event.wait(TICK_SECONDS):
             if not self.keep_running():
                 log.info("daemon_term_ending")
                 # every cycle sees keep_running() False between items and before each
                 # write, so the jobs end after the action in flight
                 self.scheduler.shutdown(wait=True)
+                self.hooks.term_ended()
                 return
+            self.hooks.tick("active")
         log.info("daemon_stopping")
+        self.hooks.tick("stopping")
         finished = threading.Event()
 
         def shutdown() -> None:
@@ -155,8 +208,10 @@ class Supervisor:
         *,
         stop_event: threading.Event,
         takeover_check_seconds: float,
+        hooks: Hooks | None = None,
     ) -> None:
         self.presence = presence
+        self.hooks: Hooks = hooks or NoHooks()
         self.make_daemon = make_daemon
         self.stop_event = stop_event
         self.takeover_check_seconds = takeover_check_seconds
@@ -181,10 +236,20 @@ class Supervisor:
                 self.presence.step_down()
                 # a leader that lost its session may be the unhealthy one: give the
                 # standbys two chances at the lease before trying again
-                self.stop_event.wait(2 * self.takeover_check_seconds)
+                self._stand_by(2 * self.takeover_check_seconds)
                 continue
             announced = self._announce_standby(announced)
-            self.stop_event.wait(self.takeover_check_seconds)
+            self._stand_by(self.takeover_check_seconds)
+
+    def _stand_by(self, seconds: float) -> None:
+        """Wait ``seconds`` (or until a stop), telling the probes the loop turns."""
+        deadline = time.monotonic() + seconds
+        while not self.stop_event.is_set():
+            self.hooks.tick("standby")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop_event.wait(min(TICK_SECONDS, left))
 
     def _announce_standby(self, announced: str | None) -> str | None:
         """Log once per leader that this process stands by, and for whom."""

@@ -144,7 +144,17 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(numeric_level)
     # third-party chatter: request URLs at INFO are noise (and may carry query secrets)
-    for noisy in ("httpx", "httpcore", "urllib3", "requests_oauthlib", "uvicorn.access", "alembic"):
+    # (APScheduler says "Running job ..." and "executed successfully" for every cycle)
+    noisy_loggers = (
+        "httpx",
+        "httpcore",
+        "urllib3",
+        "requests_oauthlib",
+        "uvicorn.access",
+        "alembic",
+        "apscheduler",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, numeric_level))
 
     structlog.configure(

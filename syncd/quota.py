@@ -48,6 +48,8 @@ class BucketStats:
     granted: int
     waited_seconds: float
     paused_by_server: int
+    #: tokens in the bucket now (0 while the server asked for a pause)
+    available: float = 0.0
 
 
 class TokenBucket:
@@ -137,10 +139,13 @@ class TokenBucket:
 
     def stats(self) -> BucketStats:
         with self._lock:
+            now = self._clock()
+            self._refill(now)
             return BucketStats(
                 name=self.name,
                 rate_per_minute=self.rate_per_minute,
                 granted=self._granted,
                 waited_seconds=round(self._waited, 3),
                 paused_by_server=self._server_pauses,
+                available=0.0 if now < self._paused_until else round(self._tokens, 3),
             )

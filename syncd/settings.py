@@ -218,6 +218,28 @@ class SyncSettings(_Section):
     startup_wait_seconds: float = Field(default=120, ge=0)
 
 
+class HttpSettings(_Section):
+    """The daemon's HTTP listener (/healthz, /readyz, /metrics); off while ``listen`` is
+    empty."""
+
+    #: "HOST:PORT", e.g. "127.0.0.1:9464"; "[::1]:9464" for IPv6; empty: no listener
+    listen: str = ""
+
+    @model_validator(mode="after")
+    def _check_listen(self) -> HttpSettings:
+        if self.listen:
+            listen_address(self.listen)  # raises ValueError naming the problem
+        return self
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` as (host, port); ``[v6]:PORT`` for an IPv6 address."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"listen must be HOST:PORT with a port 1-65535, not {text!r}")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -352,6 +374,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = SyncSettings()
     mapping: MappingSettings = MappingSettings()
     logging: LoggingSettings = LoggingSettings()
+    http: HttpSettings = HttpSettings()
 
     _config_file: Path | None = PrivateAttr(default=None)
 

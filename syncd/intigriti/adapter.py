@@ -31,6 +31,7 @@ from syncd.intigriti.tokens import TokenStore
 from syncd.quota import Priority, TokenBucket
 from syncd.records import Attachment, OAuthToken, Program, Submission, SubmissionBatch
 from syncd.sync.ports import DownloadedFile
+from syncd.tally import RequestTally
 
 if TYPE_CHECKING:
     from syncd.sync.ports import IntigritiSide
@@ -112,6 +113,12 @@ class IntigritiAdapter:
 
     def quota_stats(self) -> dict[str, Any]:
         return self.client.bucket_stats()
+
+    def request_tally(self) -> RequestTally:
+        return self.client.tally
+
+    def buckets(self) -> list[TokenBucket]:
+        return self.client.buckets()
 
     @contextmanager
     def backfill(self) -> Iterator[None]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -61,6 +60,7 @@ from syncd.netcause import connection_cause, safe_url
 from syncd.quota import Priority, TokenBucket, current_priority
 from syncd.quota import priority as quota_priority
 from syncd.retry_after import parse_http_date, parse_retry_after
+from syncd.tally import RequestTally
 
 log = structlog.get_logger(__name__)
 
@@ -179,8 +179,7 @@ class IntigritiClient:
             headers={"Accept": "application/json", "User-Agent": "syncd"},
             follow_redirects=False,
         )
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._counts_lock = threading.Lock()
+        self.tally = RequestTally()
 
     # -- public ------------------------------------------------------------------------
 
@@ -192,12 +191,13 @@ class IntigritiClient:
 
     def request_counts(self) -> Counter[tuple[str, str]]:
         """Requests sent so far, by (route template, HTTP status or error name)."""
-        with self._counts_lock:
-            return Counter(self._counts)
+        return self.tally.requests()
 
     def record(self, route: str, outcome: int | str) -> None:
-        with self._counts_lock:
-            self._counts[(route, str(outcome))] += 1
+        self.tally.request(route, outcome)
+
+    def buckets(self) -> list[TokenBucket]:
+        return list(self._buckets.values())
 
     def bucket_stats(self) -> dict[str, Any]:
         return {kind: bucket.stats() for kind, bucket in self._buckets.items()}
@@ -524,8 +524,8 @@ class IntigritiClient:
             return 0.0  # the bucket pause already holds the next attempt back
         return float(self._backoff(state))
 
-    @staticmethod
-    def _log_retry(label: str, state: RetryCallState) -> None:
+    def _log_retry(self, label: str, state: RetryCallState) -> None:
+        self.tally.retry(label)
         exc = state.outcome.exception() if state.outcome is not None else None
         log.info(
             "intigriti_retry",

@@ -255,6 +255,10 @@ class Repository:
         except SQLAlchemyError as exc:
             raise self.errors.store_error(exc, "upgrading the database schema") from exc
 
+    def ping(self) -> None:
+        """One round trip (SELECT 1); StoreError when the database does not answer."""
+        self._run(lambda session: session.execute(select(1)), what="checking the database")
+
     def is_current(self) -> bool:
         try:
             return migrate.current_revision(self.engine) == migrate.head_revision()

@@ -64,6 +64,38 @@ class _Sweep:
     read_at: datetime
 
 
+class ReadBook:
+    """When each side's last cycle read it successfully, or failed to, in this process.
+
+    Readiness asks it ("a successful cycle on each side within 3 poll intervals"); the
+    database's cursors say the same across processes, but a restarted daemon must not
+    look ready on the strength of its predecessor's cycles.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._success: dict[str, float] = {}
+        self._failure: dict[str, float] = {}
+
+    def succeeded(self, source: str) -> None:
+        with self._lock:
+            self._success[source] = self._clock()
+
+    def failed(self, source: str) -> None:
+        with self._lock:
+            self._failure[source] = self._clock()
+
+    def last_success(self, source: str) -> float | None:
+        """Seconds since the epoch, or None before the first success."""
+        with self._lock:
+            return self._success.get(source)
+
+    def last_failure(self, source: str) -> float | None:
+        with self._lock:
+            return self._failure.get(source)
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     overlap: timedelta = timedelta(seconds=120)
@@ -97,6 +129,8 @@ class Engine:
         self.options = options
         self._stats = stats
         self._should_stop = should_stop
+        #: when each side's reads last worked, for readiness and metrics
+        self.reads = ReadBook()
         #: items a cycle found held by another claim: the next Intigriti poll retries them
         self._deferred: set[str] = set()
         self._deferred_lock = threading.Lock()
@@ -262,6 +296,7 @@ class Engine:
         self.repository.cycle_succeeded(
             source, watermark=watermark, stats=stats, allow_backwards=backwards
         )
+        self.reads.succeeded(source)
 
     def _report_future(
         self, source: str, future: tuple[tuple[str, datetime], ...], read_at: datetime
@@ -283,6 +318,7 @@ class Engine:
 
     def _read_failed(self, source: str, exc: RemoteError) -> None:
         log.warning("read_failed", source=source, error=str(exc), error_type=type(exc).__name__)
+        self.reads.failed(source)
         if self._dry_run:
             return
         self.repository.cycle_failed(source, f"{type(exc).__name__}: {exc}")

@@ -45,6 +45,7 @@ from syncd.errors import (
 from syncd.quota import TokenBucket
 from syncd.records import Issue, IssueBatch, ItemFailure, NewIssue
 from syncd.sync.ports import ProjectSchema
+from syncd.tally import RequestTally
 from syncd.tracker import jql
 from syncd.tracker.catalog import Catalog, FieldInfo, ProjectInfo
 from syncd.tracker.options import JiraOptions
@@ -133,6 +134,12 @@ class JiraAdapter:
             "bucket_paused_by_server": stats.paused_by_server,
             "bucket_granted": stats.granted,
         }
+
+    def request_tally(self) -> RequestTally:
+        return self._transport.tally
+
+    def buckets(self) -> list[TokenBucket]:
+        return [self._transport.bucket]
 
     # -- helpers -----------------------------------------------------------------------
 

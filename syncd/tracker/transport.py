@@ -53,6 +53,7 @@ from syncd.errors import (
 from syncd.netcause import connection_cause, safe_url
 from syncd.quota import TokenBucket
 from syncd.retry_after import parse_http_date
+from syncd.tally import RequestTally
 from syncd.tracker.options import JiraOptions
 from syncd.tracker.ratelimit import PauseBoard, Scope, retry_hint
 
@@ -80,6 +81,15 @@ class _Busy(TransientError):
     def __init__(self, message: str, *, retry_after: float, route: str) -> None:
         super().__init__(message, system=_SYSTEM, route=route, status=503)
         self.retry_after: float = retry_after
+
+
+class _Answered(Exception):
+    """Jira answered with an error status: carries it past the tally to the caller."""
+
+    def __init__(self, status: int | str, error: Exception) -> None:
+        super().__init__(status)
+        self.status = status
+        self.error = error
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
@@ -116,6 +126,7 @@ class Transport:
         self._options = options
         self.bucket = bucket or TokenBucket("jira", options.requests_per_minute)
         self.pauses = PauseBoard()
+        self.tally = RequestTally()
         self._sleep = sleep
         self._local = threading.local()
         self._clients: list[JIRA] = []
@@ -262,9 +273,23 @@ class Transport:
         self._respect_pauses(call)
         self.bucket.acquire()
         try:
+            result = self._send(call, fn)
+        except _Answered as answered:
+            self.tally.request(call.route, answered.status)
+            raise answered.error from None
+        except BaseException as exc:
+            self.tally.request(call.route, type(exc).__name__)
+            raise
+        # the library's methods hide a 2xx's exact status
+        self.tally.request(call.route, "ok")
+        return result
+
+    def _send(self, call: Call, fn: Callable[[JIRA], T]) -> T:
+        try:
             return fn(self.client())
         except JIRAError as exc:
-            raise self._translate(call, exc) from None
+            error = self._translate(call, exc)
+            raise _Answered(exc.status_code or "no status", error) from None
         except requests.ConnectionError as exc:
             if _never_connected(exc):
                 raise Unreachable(
@@ -390,6 +415,7 @@ class Transport:
         return min(base, 30.0) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
 
     def _log_retry(self, call: Call, state: RetryCallState) -> None:
+        self.tally.retry(call.route)
         exc = state.outcome.exception() if state.outcome is not None else None
         log.info(
             "jira_retry",

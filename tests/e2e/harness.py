@@ -50,9 +50,12 @@ class E2E:
             check=False,
         )
 
-    def popen(self, *args: str, log: Path | None = None) -> subprocess.Popen[str]:
+    def popen(
+        self, *args: str, log: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
         """Start syncd in the background; with ``log``, its output goes to that file
-        (a long-running daemon would otherwise block on a full pipe nobody reads)."""
+        (a long-running daemon would otherwise block on a full pipe nobody reads);
+        ``env`` adds to its environment."""
         sink = log.open("w") if log is not None else None
         try:
             process = subprocess.Popen(
@@ -61,7 +64,7 @@ class E2E:
                 stdout=sink or subprocess.PIPE,
                 stderr=sink or subprocess.PIPE,
                 text=True,
-                env=_env(),
+                env={**_env(), **(env or {})},
                 cwd=self.workdir,
             )
             self.spawned.append(process)
@@ -122,7 +125,7 @@ class E2E:
             for route, count in self.world.jira.control.counters().items()
             if not route.startswith("GET") and "/search" not in route
         )
-        return intigriti + jira
+        return int(intigriti + jira)
 
     def reset_counters(self) -> None:
         self.world.intigriti.control.reset_counters()

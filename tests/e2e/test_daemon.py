@@ -74,7 +74,7 @@ def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None
     )
     started = datetime.now(UTC)
     log = e2e.workdir / "daemon.log"
-    daemon = e2e.popen("run", log=log)
+    daemon = e2e.popen("run", "--log-level", "debug", log=log)
     try:
         # the start-up sweep, then polls: wait until the sweep has finished
         wait_for(

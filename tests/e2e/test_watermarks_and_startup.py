@@ -38,7 +38,7 @@ def _start_daemon(e2e: E2E, codes: list[str]) -> tuple[subprocess.Popen[str], Pa
         }
     )
     log = e2e.workdir / "daemon.log"
-    daemon = e2e.popen("run", log=log)
+    daemon = e2e.popen("run", "--log-level", "debug", log=log)
     wait_for(
         lambda: all(e2e.submission(c)["internalReference"] for c in codes),
         timeout=90,
