@@ -321,6 +321,66 @@ def _start_service(runtime: Runtime, presence: Presence) -> Service:
     )
 
 
+def explain(config_path: str | None, code: str, *, as_json: bool) -> int:
+    """Read-only: the link, both sides live, the plan a sync would make now, the history."""
+    from syncd.explain import explain as look
+    from syncd.explain import explanation_json, render_explanation
+
+    settings = bootstrap(config_path, sync=True)
+    repository = open_repository(settings, upgrade=False)
+    if not repository.is_current():
+        repository.close()
+        raise ConfigError(SCHEMA_HINT)
+    runtime = build_runtime(
+        settings,
+        repository,
+        claims=claim_terms(settings, new_instance_id()),
+        dry_run=True,
+        may_write=lambda: False,
+        validate=False,
+    )
+    try:
+        found = look(runtime, code)
+    finally:
+        runtime.close()
+    print(explanation_json(found) if as_json else render_explanation(found))
+    return EXIT_OK
+
+
+def resync(config_path: str | None, code: str) -> int:
+    """Release one submission's blocked, parked or failing state and sync it now."""
+    from syncd.explain import render_resync
+    from syncd.explain import resync as release_and_sync
+
+    settings = bootstrap(config_path, sync=True)
+    repository = open_repository(settings, upgrade=True)
+    presence = Presence(
+        repository,
+        command="resync",
+        instance_timeout=timedelta(seconds=settings.sync.instance_timeout_seconds),
+    )
+    presence.start("oneshot")
+    try:
+        runtime = build_runtime(
+            settings,
+            repository,
+            claims=presence.claims,
+            may_write=presence.may_write,
+            validate=False,
+        )
+    except BaseException:
+        presence.stop()
+        raise
+    try:
+        _start_up_checks(runtime, budget_seconds=settings.sync.startup_wait_seconds)
+        result = release_and_sync(runtime, code)
+    finally:
+        presence.stop()
+        runtime.close()
+    print(render_resync(code, result))
+    return EXIT_OK if result.outcome in ("converged", "changed") else EXIT_FAILED
+
+
 def auth_login(config_path: str | None) -> int:
     settings = bootstrap(config_path)
     if not settings.intigriti.client_id or not settings.intigriti.redirect_uri:

@@ -169,6 +169,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.set_defaults(handler=_cmd_doctor)
 
+    explain = commands.add_parser(
+        "explain",
+        parents=config,
+        help="one submission: its link, both sides now, the plan, its history",
+        description=(
+            "Show one submission's link (state, reason, base values), both sides' current "
+            "values (read live), the plan syncd would execute now, and the audit history. "
+            "Writes nothing."
+        ),
+    )
+    explain.add_argument("code", metavar="CODE", help="the Intigriti submission code")
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
+    explain.set_defaults(handler=_cmd_explain)
+
+    resync = commands.add_parser(
+        "resync",
+        parents=config,
+        help="release a blocked, parked or failing submission and sync it now",
+        description=(
+            "Clear one submission's blocked, parked or failing state (audited as an "
+            "operator's act) and sync it now. Exit 0 when it converged, 1 otherwise."
+        ),
+    )
+    resync.add_argument("code", metavar="CODE", help="the Intigriti submission code")
+    resync.set_defaults(handler=_cmd_resync)
+
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser(
@@ -279,6 +305,18 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from syncd import app
 
     return app.doctor(args.config)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from syncd import app
+
+    return app.explain(args.config, args.code, as_json=args.json)
+
+
+def _cmd_resync(args: argparse.Namespace) -> int:
+    from syncd import app
+
+    return app.resync(args.config, args.code)
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:

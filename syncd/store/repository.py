@@ -639,6 +639,30 @@ class Repository:
         result: LinkRecord | None = self._run(work, what=f"recording failure for {code}")
         return result
 
+    def release(self, code: str, audit: Sequence[AuditEntry]) -> LinkRecord | None:
+        """An operator's ``syncd resync``: a blocked link goes back to linked (its refused
+        write is planned again), a failing one forgets its attempts. A parked link stays
+        parked until its submission parses again; its attempts are forgotten too."""
+
+        def work(session: Session) -> LinkRecord | None:
+            row = session.scalar(
+                select(LinkRow).where(LinkRow.submission_code == code).with_for_update()
+            )
+            if row is None:
+                return None
+            if row.state == "blocked":
+                row.state = "linked" if row.issue_id else "creating"
+                row.blocked_signature = None
+            row.error = None
+            row.attempts = 0
+            row.updated_at = utcnow()
+            _add_audit(session, audit, row.id)
+            session.flush()
+            return _link(row)
+
+        result: LinkRecord | None = self._run(work, what=f"releasing {code}")
+        return result
+
     def clear_failure(self, code: str) -> None:
         """The submission converged: forget earlier failed attempts."""
         self._update(code, {"attempts": 0, "error": None}, what=f"clearing failure of {code}")
@@ -836,12 +860,20 @@ class Repository:
         self._run(lambda session: _add_audit(session, entries, None), what="writing audit log")
 
     def recent_audit(
-        self, *, outcome_prefix: str | None = None, limit: int = 20
+        self,
+        *,
+        outcome_prefix: str | None = None,
+        submission: str | None = None,
+        limit: int = 20,
     ) -> list[AuditRecord]:
+        """The newest entries first; ``submission`` keeps one submission's only."""
+
         def work(session: Session) -> list[AuditRecord]:
             query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
             if outcome_prefix is not None:
                 query = query.where(AuditRow.outcome.startswith(outcome_prefix))
+            if submission is not None:
+                query = query.where(AuditRow.submission_code == submission)
             return [
                 AuditRecord(
                     id=row.id,
