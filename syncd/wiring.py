@@ -11,14 +11,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from syncd.errors import (
-    ConfigError,
-    CredentialError,
-    NotAllowed,
-    NotFound,
-    Rejected,
-    StoreError,
-)
+from syncd.checks import jira_checks, mapping_checks, missing_sync_settings, raise_for_failures
+from syncd.errors import ConfigError, CredentialError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.intigriti.options import IntigritiOptions
 from syncd.settings import Settings, no_config_file_hint
@@ -27,17 +21,14 @@ from syncd.store.repository import ClaimTerms, Repository
 from syncd.sync.engine import Engine, EngineOptions
 from syncd.sync.executor import Executor, ExecutorOptions
 from syncd.sync.mapping import (
-    FieldName,
     FieldRule,
     FieldRules,
     Mapping,
     SyncState,
     default_mapping,
     pairs,
-    split_jira_entry,
-    validate_mapping,
 )
-from syncd.sync.ports import JiraSide, ProjectSchema
+from syncd.sync.ports import JiraSide
 from syncd.tracker.adapter import JiraAdapter
 from syncd.tracker.markup import escape_wiki
 from syncd.tracker.options import JiraOptions
@@ -81,23 +72,7 @@ def open_repository(settings: Settings, *, upgrade: bool) -> Repository:
 
 def require_sync_settings(settings: Settings) -> None:
     """ConfigError naming every key a sync run needs but lacks (and where it looked)."""
-    jira = settings.jira
-    intigriti = settings.intigriti
-    missing = []
-    if not jira.url:
-        missing.append("jira.url: the Jira site, e.g. https://example.atlassian.net")
-    if not jira.project and not settings.mapping.projects:
-        missing.append("jira.project: the key of the Jira project new issues go to")
-    if not jira.personal_access_token and not (jira.email and jira.api_token):
-        missing.append(
-            "jira.email and jira.api_token (Jira Cloud), or jira.personal_access_token "
-            "(Data Center)"
-        )
-    if intigriti.access_token is None and not intigriti.client_id:
-        missing.append(
-            "intigriti.client_id (and client_secret, redirect_uri; then `syncd auth login`), "
-            "or intigriti.access_token"
-        )
+    missing = [f"{key}: {what}" for key, what in missing_sync_settings(settings)]
     if missing:
         where = (
             no_config_file_hint()
@@ -110,7 +85,17 @@ def require_sync_settings(settings: Settings) -> None:
 
 
 def build_mapping(settings: Settings) -> Mapping:
-    """The mapping from ``[mapping]`` over the built-in defaults; ConfigError if invalid."""
+    """The mapping from ``[mapping]`` over the built-in defaults; ConfigError if invalid
+    (inconsistent, or naming an Intigriti status, close reason or severity that does not
+    exist)."""
+    mapping = assemble_mapping(settings)
+    raise_for_failures(mapping_checks(mapping), "invalid mapping")
+    return mapping
+
+
+def assemble_mapping(settings: Settings) -> Mapping:
+    """The mapping from ``[mapping]`` over the built-in defaults, not yet validated (the
+    doctor checks it and goes on to check Jira with it)."""
     section = settings.mapping
     base = default_mapping(
         default_project=settings.jira.project,
@@ -127,7 +112,7 @@ def build_mapping(settings: Settings) -> Mapping:
             policy=configured.policy if configured.policy is not None else default.policy,
         )
 
-    mapping = replace(
+    return replace(
         base,
         severity_to_priority=(
             pairs(section.severity_to_priority)
@@ -176,10 +161,6 @@ def build_mapping(settings: Settings) -> Mapping:
         upload_attachments=settings.sync.upload_attachments,
         attachment_max_bytes=settings.sync.attachment_max_bytes,
     )
-    problems = validate_mapping(mapping)
-    if problems:
-        raise ConfigError("invalid mapping:\n  " + "\n  ".join(problems))
-    return mapping
 
 
 def claim_terms(settings: Settings, instance: str) -> ClaimTerms:
@@ -234,14 +215,6 @@ def jira_options(settings: Settings) -> JiraOptions:
     )
 
 
-def _project_key(mapping: Mapping, project: str) -> str:
-    """The configuration key that names ``project``."""
-    programs = [program for program, named in mapping.project_for_program if named == project]
-    if project == mapping.default_project or not programs:
-        return "jira.project"
-    return f"mapping.projects.{programs[0]}"
-
-
 def _without_bootstrap(options: IntigritiOptions, repository: Repository) -> IntigritiOptions:
     """The options for a dry run, which must not exchange ``intigriti.refresh_token``.
 
@@ -260,103 +233,15 @@ def _without_bootstrap(options: IntigritiOptions, repository: Repository) -> Int
     return replace(options, refresh_token=None)
 
 
-
 def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
-    """Every Jira project, issue type, status, priority and resolution named exists; every
-    state is reachable.
+    """The start-up half of `syncd doctor`: every Jira project, issue type, status,
+    priority, resolution and field named exists; every state is reachable.
 
     Raises ConfigError naming the offending key, so `syncd run` refuses to start (exit 2).
     A transient failure (5xx, 429, timeout, connection refused) propagates as
     TransientError: the caller retries (see ``syncd.startup``).
     """
-    projects = {mapping.default_project} | {project for _, project in mapping.project_for_program}
-    projects.discard("")
-    if not projects:
-        raise ConfigError("jira.project is not set (and [mapping.projects] names none)")
-    problems: list[str] = []
-    for project in sorted(projects):
-        try:
-            schema = jira.describe_project(project)
-        except (NotFound, NotAllowed) as exc:
-            problems.append(
-                f"{_project_key(mapping, project)}: Jira project {project!r} does not exist"
-                f" or the syncd user cannot see it ({exc})"
-            )
-            continue
-        except Rejected as exc:
-            problems.append(f"jira.issue_type: {exc}")
-            continue
-        statuses = {s.casefold() for s in schema.statuses}
-        priorities = {p.casefold() for p in schema.priorities}
-        resolutions = {r.casefold() for r in schema.resolutions}
-        for index, state in enumerate(mapping.states):
-            for entry in state.jira:
-                status = split_jira_entry(entry)[0]  # the resolution: _missing_fields
-                if status.casefold() not in statuses:
-                    problems.append(
-                        f"mapping.states[{index}].jira: status {status!r} does not exist"
-                        f" in project {project}"
-                    )
-            resolution = state.jira_resolution
-            if resolution and resolutions and resolution.casefold() not in resolutions:
-                problems.append(
-                    f"mapping.states[{index}].jira_resolution: {resolution!r} does not exist"
-                )
-        for severity, priority in mapping.severity_to_priority:
-            if priority.casefold() not in priorities:
-                problems.append(
-                    f"mapping.severity_to_priority.{severity}: priority {priority!r}"
-                    f" does not exist in project {project}"
-                )
-        for priority, _severity in mapping.priority_to_severity:
-            if priority.casefold() not in priorities:
-                problems.append(
-                    f"mapping.priority_to_severity.{priority}: priority does not exist"
-                    f" in project {project}"
-                )
-        problems.extend(_unreachable_states(mapping, schema, statuses))
-        problems.extend(_missing_fields(mapping, schema, project))
-    if problems:
-        raise ConfigError("mapping does not fit Jira:\n  " + "\n  ".join(problems))
-
-
-def _missing_fields(mapping: Mapping, schema: ProjectSchema, project: str) -> list[str]:
-    """The fields and link type the content fields write to, and the resolutions the
-    states name, exist (where Jira told; an empty list from Jira proves nothing)."""
-    problems: list[str] = []
-    fields = {name.casefold() for name in schema.fields}
-
-    def missing(field_id: str | None, name: FieldName) -> bool:
-        wanted = bool(fields and field_id and field_id != "comment")
-        on = mapping.rule(name).direction != "off"
-        return wanted and on and str(field_id).casefold() not in fields
-
-    if missing(mapping.cvss_field, "cvss"):
-        problems.append(
-            f"jira.cvss_field: no field {mapping.cvss_field!r} on issues of project {project}"
-        )
-    if missing(mapping.payout_target, "payouts"):
-        problems.append(
-            f"jira.payout_field: no field {mapping.payout_target!r} on issues of project"
-            f' {project} (or set it to "comment")'
-        )
-    links = {name.casefold() for name in schema.link_types}
-    wanted = mapping.duplicate_link_type
-    if links and mapping.rule("duplicate").direction != "off" and wanted.casefold() not in links:
-        problems.append(
-            f"jira.duplicate_link_type: Jira has no issue link type {wanted!r}"
-            f" (it has {', '.join(sorted(schema.link_types))})"
-        )
-    resolutions = {r.casefold() for r in schema.resolutions}
-    for index, state in enumerate(mapping.states):
-        for entry in state.jira:
-            resolution = split_jira_entry(entry)[1]
-            if resolution and resolutions and resolution.casefold() not in resolutions:
-                problems.append(
-                    f"mapping.states[{index}].jira: resolution {resolution!r} of {entry!r}"
-                    " does not exist"
-                )
-    return problems
+    raise_for_failures(jira_checks(mapping, jira), "mapping does not fit Jira")
 
 
 def runtime_stats(intigriti: IntigritiAdapter, jira: JiraAdapter) -> dict[str, Any]:
@@ -379,37 +264,6 @@ def runtime_stats(intigriti: IntigritiAdapter, jira: JiraAdapter) -> dict[str, A
             for (route, outcome), count in sorted(intigriti.request_counts().items())
         },
     }
-
-
-def _unreachable_states(mapping: Mapping, schema: ProjectSchema, statuses: set[str]) -> list[str]:
-    """Sync states whose Jira status no explored status of the workflow leads to.
-
-    Jira reveals a workflow only through the transitions of existing issues, so a status
-    without issues is unexplored and proves nothing either way.
-    """
-    explored = {s.casefold() for s in schema.explored}
-    reachable = {
-        source.casefold(): {t.casefold() for t in targets}
-        for source, targets in schema.reachable.items()
-        if source.casefold() in explored
-    }
-    problems = []
-    for index, state in enumerate(mapping.states):
-        if not state.jira:
-            continue
-        target_name = split_jira_entry(state.jira[0])[0]
-        target = target_name.casefold()
-        if target not in statuses:
-            continue
-        sources = [s for s in reachable if s != target]
-        # a path may continue through a status nobody has explored: unknown, not wrong
-        known_dead_end = all(reachable[s] <= explored for s in sources)
-        if sources and known_dead_end and not any(target in reachable[s] for s in sources):
-            problems.append(
-                f"mapping.states[{index}] ({state.name}): Jira status {target_name!r} cannot"
-                f" be reached from any other status of project {schema.key}'s workflow"
-            )
-    return problems
 
 
 @dataclass

@@ -132,7 +132,8 @@ def split_jira_entry(entry: str) -> tuple[str, str | None]:
     return status.strip(), (resolution.strip() or None) if sep else None
 
 
-def _split_intigriti(entry: str) -> tuple[str, str | None]:
+def split_intigriti_entry(entry: str) -> tuple[str, str | None]:
+    """``"Closed/Spam"`` -> ("Closed", "Spam"); ``"Triage"`` -> ("Triage", None)."""
     status, sep, reason = entry.partition("/")
     status = " ".join(status.split())
     reason = " ".join(reason.split())
@@ -193,7 +194,7 @@ class Mapping:
         table: dict[tuple[str, str | None], str] = {}
         for state in self.states:
             for entry in state.intigriti:
-                status, reason = _split_intigriti(entry)
+                status, reason = split_intigriti_entry(entry)
                 key = (_fold(status), _fold(reason) if reason is not None else None)
                 table.setdefault(key, state.name)
         return table
@@ -312,7 +313,7 @@ class Mapping:
         found = self.state(state)
         if found is None or not found.intigriti or not found.intigriti_writable:
             return None
-        status, reason = _split_intigriti(found.intigriti[0])
+        status, reason = split_intigriti_entry(found.intigriti[0])
         if not status or _fold(status) in UNWRITABLE_INTIGRITI_STATUSES:
             return None
         return status, reason
@@ -554,7 +555,7 @@ def _validate_states(m: Mapping, problems: list[str]) -> None:
         if state.jira_resolution is not None and not state.jira_resolution.strip():
             problems.append(f"{key}.jira_resolution: empty; leave it unset instead")
         for position, entry in enumerate(state.intigriti):
-            status, reason = _split_intigriti(entry)
+            status, reason = split_intigriti_entry(entry)
             if not status:
                 problems.append(f"{key}.intigriti: {entry!r} has no status")
                 continue

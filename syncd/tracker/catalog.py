@@ -45,8 +45,9 @@ class ProjectInfo:
     def issue_type_id(self, name: str) -> str:
         found = self.issue_types.get(name.casefold())
         if found is None:
+            has = ", ".join(sorted(shown for _, shown in self.issue_types.values()))
             raise Rejected(
-                f"project {self.key} has no issue type {name!r}",
+                f"project {self.key} has no issue type {name!r} (it has {has or 'none'})",
                 system="jira",
                 route="GET /project/{key}",
             )

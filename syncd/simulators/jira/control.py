@@ -84,6 +84,10 @@ class JiraControl:
         result: dict[str, str] = self._call("POST", "/projects", {"key": key, "name": name})
         return result["id"]
 
+    def remove_status(self, project: str, status: str) -> None:
+        """Take ``status`` out of the project's workflow, as an admin editing it would."""
+        self._call("POST", f"/projects/{project}/workflow/remove-status", {"status": status})
+
     # ----- issues as a human would touch them -------------------------------------------------
 
     def create_issue(

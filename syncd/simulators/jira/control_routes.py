@@ -121,6 +121,7 @@ class ControlApi:
             ("POST", "/_control/users", self._add_user),
             ("PATCH", "/_control/users/{email}", self._update_user),
             ("POST", "/_control/projects", self._add_project),
+            ("POST", "/_control/projects/{key}/workflow/remove-status", self._remove_status),
             ("GET", "/_control/issues", self._list_issues),
             ("POST", "/_control/issues", self._create_issue),
             ("POST", "/_control/issues/bulk", self._bulk_create),
@@ -233,6 +234,29 @@ class ControlApi:
     def _add_project(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         project = self.state.add_project(body["key"], body.get("name"))
         return Resp(201, {"id": str(project.id), "key": project.key})
+
+    def _remove_status(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        """An admin takes a status out of one project's workflow: every transition into or
+        out of it goes, so the project no longer lists it. Refused while issues are in it
+        (Jira asks to move them first)."""
+        name = str(body["status"])
+        by_name = {status.name.casefold(): status.id for status in STATUS_BY_ID.values()}
+        status_id = by_name.get(name.casefold())
+        if status_id is None:
+            raise ApiError(400, [f"no status {name!r}"])
+        with self.state.lock:
+            project = self.state.project(params["key"])
+            if any(
+                i.core.project_id == project.id and i.core.status_id == status_id
+                for i in self.state.issues.values()
+            ):
+                raise ApiError(400, [f"issues of {project.key} are in status {name!r}"])
+            project.workflow = tuple(
+                t
+                for t in project.workflow
+                if t.to_status_id != status_id and status_id not in t.from_status_ids
+            )
+            return Resp(200, {"key": project.key, "transitions": len(project.workflow)})
 
     # ----- issues ---------------------------------------------------------------------------
 
