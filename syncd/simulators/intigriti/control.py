@@ -8,6 +8,8 @@ adapter, so it does not translate into ``syncd.errors``.
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -244,6 +246,53 @@ class IntigritiControl:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    # ----------------------------------------------------------------- webhooks
+
+    def configure_webhook(
+        self,
+        url: str,
+        secret: str,
+        *,
+        duplicate: bool = False,
+        delay_seconds: float = 0,
+        reorder: bool = False,
+        retries: int = 3,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Send a signed company webhook to ``url`` on every change (API or control API).
+
+        A ``TestEvent`` goes first; the webhook is active (others are sent) only once it is
+        answered with a 2xx. ``duplicate`` sends every delivery twice, ``delay_seconds``
+        holds each back, ``reorder`` shuffles small batches, ``retries`` is how many more
+        attempts a non-2xx answer or a connection error gets. Replaces any webhook before.
+        Returns ``webhook_stats()``.
+        """
+        body = {
+            "url": url,
+            "secret": secret,
+            "duplicate": duplicate,
+            "delay_seconds": delay_seconds,
+            "reorder": reorder,
+            "retries": retries,
+            "seed": seed,
+        }
+        return dict(self._call("PUT", "/webhook", body))
+
+    def disable_webhook(self) -> None:
+        """Stop sending webhooks (queued deliveries are dropped)."""
+        self._call("DELETE", "/webhook")
+
+    def webhook_stats(self) -> dict[str, Any]:
+        """``configured``, and when configured: ``active``, ``idle``, ``pending``,
+        ``emitted`` (per event), ``attempts``, ``retries``, ``sent`` (answered 2xx),
+        ``failed`` (gave up), ``dropped``, ``by_status`` (per attempt: "204", "500",
+        "error:ConnectError", ...)."""
+        return dict(self._call("GET", "/webhook"))
+
+    def wait_webhooks_idle(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll until every queued delivery was sent, failed or dropped; return the stats."""
+        return _wait_idle(self.webhook_stats, timeout)
+
     # ----------------------------------------------------------------- counters
 
     def counters(self) -> list[dict[str, Any]]:
@@ -266,3 +315,14 @@ class IntigritiControl:
     def journal(self) -> list[dict[str, Any]]:
         """Every mutating API request served, in order: at, method, path, status."""
         return list(self._call("GET", "/journal"))
+
+
+def _wait_idle(stats: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = stats()
+        if not current.get("configured") or current.get("idle"):
+            return current
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"webhook deliveries still pending: {current}")
+        time.sleep(0.02)

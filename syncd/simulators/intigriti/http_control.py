@@ -19,6 +19,8 @@ from syncd.simulators.intigriti.context import SimContext, error_response
 from syncd.simulators.intigriti.model import ApiError
 from syncd.simulators.intigriti.oauth import OAuthError
 from syncd.simulators.intigriti.options import RegisteredClient
+from syncd.simulators.intigriti.webhooks import IntigritiWebhooks
+from syncd.simulators.webhooks import options_from_body
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _Impl = Callable[[SimContext, Request, dict[str, Any]], Any]
@@ -52,6 +54,7 @@ def _endpoint(ctx: SimContext, impl: _Impl) -> Endpoint:
 
 
 def _reset(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.store.set_webhooks(None)
     ctx.store.reset()
     ctx.oauth.reset()
     ctx.faults.clear()
@@ -184,6 +187,17 @@ def _rate_limits(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any
     return {"read_per_minute": limits["read"], "write_per_minute": limits["write"]}
 
 
+def _webhook(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    """PUT configures (and activates with a TestEvent), DELETE removes, GET reads stats."""
+    if request.method == "PUT":
+        options, secret = options_from_body(body)
+        ctx.store.set_webhooks(IntigritiWebhooks(options, secret, ctx.store.test_event()))
+    elif request.method == "DELETE":
+        ctx.store.set_webhooks(None)
+    hooks = ctx.store.webhooks()
+    return {"configured": False} if hooks is None else {"configured": True, **hooks.sender.stats()}
+
+
 def control_routes(ctx: SimContext) -> list[Route]:
     table: list[tuple[str, list[str], _Impl]] = [
         ("/reset", ["POST"], _reset),
@@ -204,6 +218,7 @@ def control_routes(ctx: SimContext) -> list[Route]:
         ("/counters", ["GET", "DELETE"], _counters),
         ("/journal", ["GET", "DELETE"], _journal),
         ("/rate-limits", ["GET", "POST", "DELETE"], _rate_limits),
+        ("/webhook", ["GET", "PUT", "DELETE"], _webhook),
     ]
     return [
         Route(f"/_control{path}", _endpoint(ctx, impl), methods=methods)

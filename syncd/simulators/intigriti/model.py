@@ -163,6 +163,9 @@ class Submission:
     payouts: list[Payout] = field(default_factory=list)
     # A fault injected by the control API: None, "unknown_enum", "bad_shape", "invalid_json".
     malformed: str | None = None
+    # The status and severity as the last event announced them: a webhook's "from" side.
+    announced_status: tuple[str, str | None] | None = None
+    announced_severity: tuple[int | None, str | None, float | None] | None = None
 
 
 # Which timestamp of `state` a status sets when a submission enters it (reference §4.3).

@@ -36,6 +36,8 @@ class IntigritiSimulator:
         return self
 
     def stop(self) -> None:
+        # The webhook thread goes with the simulator, as a stopped service sends nothing.
+        self._ctx.store.set_webhooks(None)
         if self._control is not None:
             self._control.close()
             self._control = None

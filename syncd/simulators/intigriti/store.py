@@ -32,6 +32,7 @@ from syncd.simulators.intigriti.model import (
     Transition,
     User,
 )
+from syncd.simulators.intigriti.webhooks import IntigritiWebhooks
 
 COMPANY_ID = "6a1b2f4e-3c5d-4e7f-8a9b-0c1d2e3f4a5b"
 COMPANY_HANDLE = "democorp"
@@ -103,8 +104,30 @@ class Store:
         self._index: list[tuple[int, str]] = []
         self._program_index: dict[str, list[tuple[int, str]]] = {}
         self._overview_cache: dict[str, bytes] = {}
+        # None (the default): no webhook, and no change costs more than recording it.
+        self._webhooks: IntigritiWebhooks | None = None
 
     # ----------------------------------------------------------------- housekeeping
+
+    def set_webhooks(self, webhooks: IntigritiWebhooks | None) -> None:
+        """Install (or, with None, remove) the webhook; the one it replaces is stopped."""
+        with self._lock:
+            previous, self._webhooks = self._webhooks, webhooks
+        if previous is not None:
+            previous.close()
+
+    def webhooks(self) -> IntigritiWebhooks | None:
+        with self._lock:
+            return self._webhooks
+
+    def test_event(self) -> dict[str, Any]:
+        """The activation ``TestEvent`` payload: the base fields for the first program."""
+        with self._lock:
+            program = next(iter(self._programs.values()), None)
+            handle = program.handle.upper() if program else "TEST"
+            return IntigritiWebhooks.base(
+                program, f"{handle}-TESTEVENT", HUMAN_USER, self.clock.epoch()
+            )
 
     def reset(self) -> None:
         with self._lock:
@@ -136,15 +159,36 @@ class Store:
         self._overview_cache.pop(sub.code, None)
 
     def _event(self, sub: Submission, kind: str, user: User, *, external: bool) -> None:
+        """Record a change in the submission's event log: every mutation ends here, so it
+        is also where the matching webhook (if any) is emitted."""
         visibility = "External" if external else "Internal"
+        now = self.clock.epoch()
         sub.events.append(
             Event(
                 type_id=enums.EVENT_TYPE.id(kind),
-                created_at=self.clock.epoch(),
+                created_at=now,
                 visibility_id=enums.EVENT_VISIBILITY.id(visibility),
                 user=user,
             )
         )
+        # Kept up to date even without a webhook, so one configured later has the right
+        # "from" side of the next change.
+        status_before = sub.announced_status or (sub.status, sub.close_reason)
+        severity_before = sub.announced_severity or (sub.severity_id, sub.vector, sub.score)
+        if kind == "Status changed":
+            sub.announced_status = (sub.status, sub.close_reason)
+        elif kind == "Severity changed":
+            sub.announced_severity = (sub.severity_id, sub.vector, sub.score)
+        hooks = self._webhooks
+        if hooks is None:
+            return
+        program = self._programs[sub.program_id]
+        if kind == "Status changed":
+            hooks.status_changed(program, sub, user, status_before, now)
+        elif kind == "Severity changed":
+            hooks.severity_changed(program, sub, user, severity_before, now)
+        elif kind == "Message":
+            hooks.message_placed(program, sub, user, internal=not external, now=now)
 
     def _get(self, code: str) -> Submission:
         sub = self._subs.get(code)
@@ -292,8 +336,12 @@ class Store:
                     user=submitter,
                 )
             )
+            sub.announced_status = (sub.status, sub.close_reason)
+            sub.announced_severity = (sub.severity_id, sub.vector, sub.score)
             self._subs[code] = sub
             self._index_add(sub)
+            if self._webhooks is not None:
+                self._webhooks.created(program, sub, now)
             return sub
 
     def create_many(self, program_id: str, count: int) -> list[str]:

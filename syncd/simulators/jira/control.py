@@ -5,6 +5,7 @@ Works across processes (the demo runs the simulator in one, syncd in another).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -327,3 +328,59 @@ class JiraControl:
 
     def reset_rate_limits(self) -> None:
         self._call("POST", "/rate-limits/reset")
+
+    # ----- webhooks ------------------------------------------------------------------------
+
+    def configure_webhook(
+        self,
+        url: str,
+        secret: str,
+        *,
+        duplicate: bool = False,
+        delay_seconds: float = 0,
+        reorder: bool = False,
+        retries: int = 3,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Send a signed admin webhook to ``url`` on every change (REST or control API).
+
+        ``duplicate`` sends every delivery twice with the same identifier (a replay),
+        ``delay_seconds`` holds each back, ``reorder`` shuffles small batches, ``retries``
+        is how many more attempts a 408/409/425/429/5xx answer or a connection error gets
+        (same identifier, ``X-Atlassian-Webhook-Retry: n``). Replaces any webhook before;
+        ``reset()`` removes it. Returns ``webhook_stats()``.
+        """
+        body = {
+            "url": url,
+            "secret": secret,
+            "duplicate": duplicate,
+            "delay_seconds": delay_seconds,
+            "reorder": reorder,
+            "retries": retries,
+            "seed": seed,
+            "site_url": self.base_url,
+        }
+        result: dict[str, Any] = self._call("PUT", "/webhook", body)
+        return result
+
+    def disable_webhook(self) -> None:
+        """Stop sending webhooks (queued deliveries are dropped)."""
+        self._call("DELETE", "/webhook")
+
+    def webhook_stats(self) -> dict[str, Any]:
+        """``configured``, and when configured: ``idle``, ``pending``, ``emitted`` (per
+        event), ``attempts``, ``retries``, ``sent`` (answered 2xx), ``failed`` (gave up),
+        ``dropped``, ``by_status`` (per attempt: "200", "500", "error:ConnectError", ...)."""
+        result: dict[str, Any] = self._call("GET", "/webhook")
+        return result
+
+    def wait_webhooks_idle(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll until every queued delivery was sent, failed or dropped; return the stats."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.webhook_stats()
+            if not stats.get("configured") or stats.get("idle"):
+                return stats
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"webhook deliveries still pending: {stats}")
+            time.sleep(0.02)

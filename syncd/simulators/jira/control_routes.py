@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
 
+from syncd.simulators.jira import webhooks
 from syncd.simulators.jira.catalog import (
     ISSUE_TYPE_BY_ID,
     LINK_TYPE_BY_ID,
@@ -145,6 +146,9 @@ class ControlApi:
             ("GET", "/_control/journal", self._journal),
             ("DELETE", "/_control/journal", self._reset_journal),
             ("POST", "/_control/rate-limits/reset", self._reset_limits),
+            ("GET", "/_control/webhook", self._webhook_stats),
+            ("PUT", "/_control/webhook", self._configure_webhook),
+            ("DELETE", "/_control/webhook", self._disable_webhook),
         ]
         self._table = [
             (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), fn)
@@ -193,6 +197,7 @@ class ControlApi:
         if self._fresh_state is None:
             raise ApiError(400, ["this simulator cannot reset"])
         fresh = self._fresh_state()
+        webhooks.install(self.state, None)  # the copy below would orphan its thread
         with self.state.lock:
             for name, value in vars(fresh).items():
                 if name != "lock":
@@ -430,4 +435,16 @@ class ControlApi:
 
     def _reset_limits(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         self.limiter.reset()
+        return Resp(204)
+
+    # ----- webhooks ------------------------------------------------------------------------
+
+    def _webhook_stats(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        return Resp(200, webhooks.stats(self.state))
+
+    def _configure_webhook(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        return Resp(200, webhooks.configure(self.state, body))
+
+    def _disable_webhook(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        webhooks.install(self.state, None)
         return Resp(204)

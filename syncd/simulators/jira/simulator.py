@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 
+from syncd.simulators.jira import webhooks
 from syncd.simulators.jira.app import JiraApp
 from syncd.simulators.jira.control import JiraControl
 from syncd.simulators.jira.control_routes import HUMAN_EMAIL
@@ -105,6 +106,8 @@ class JiraSimulator:
         return self
 
     def stop(self) -> None:
+        # The webhook thread goes with the simulator, as a stopped site sends nothing.
+        webhooks.install(self.state, None)
         if self._control is not None:
             self._control.close()
         self._server.stop()

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from syncd.simulators.jira.catalog import (
@@ -94,6 +94,24 @@ class Settings:
         return self.deployment_type == "Cloud"
 
 
+class ChangeObserver(Protocol):
+    """Told of every change as it is made, under the lock (the webhook emitter)."""
+
+    def issue_event(
+        self,
+        event: str,
+        issue: Issue,
+        actor_id: str | None,
+        changelog: ChangeGroup | None = None,
+    ) -> None: ...
+
+    def comment_event(
+        self, event: str, issue: Issue, comment: Comment, actor_id: str | None
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Cursor:
     ids: list[int]
@@ -112,6 +130,8 @@ class JiraState:
     keys: dict[str, int] = field(default_factory=dict)
     links: dict[int, IssueLink] = field(default_factory=dict)
     cursors: OrderedDict[str, Cursor] = field(default_factory=OrderedDict)
+    # The webhook emitter, when one is configured; None (the default) costs nothing.
+    observer: ChangeObserver | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
     _project_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
     _other_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
@@ -280,9 +300,13 @@ class JiraState:
         return issue.indexed
 
     def _record(self, issue: Issue, author: str, items: list[ChangeItem], when: datetime) -> None:
+        """Append a changelog group: every issue change but comments ends here, so it is
+        also where ``jira:issue_updated`` is emitted."""
         if items:
             group = ChangeGroup(self._next(self._other_ids), author, when, items)
             issue.changelog.append(group)
+            if self.observer is not None:
+                self.observer.issue_event("jira:issue_updated", issue, author, group)
 
     # ----- create / edit / transition ---------------------------------------------------
 
@@ -331,6 +355,8 @@ class JiraState:
             issue = Issue(core=core, changed_at=self.clock())
             self.issues[core.id] = issue
             self.keys[core.key] = core.id
+            if self.observer is not None:
+                self.observer.issue_event("jira:issue_created", issue, actor.account_id)
             for text, visibility in result.comments:
                 self._add_comment(issue, actor, text, visibility, now)
             return issue
@@ -561,6 +587,8 @@ class JiraState:
                 del self.links[link_id]
             for key in [k for k, v in self.keys.items() if v == issue.core.id]:
                 del self.keys[key]
+            if self.observer is not None:
+                self.observer.issue_event("jira:issue_deleted", issue, None)
 
     # ----- human edits (control API) -------------------------------------------------------
 
@@ -648,6 +676,8 @@ class JiraState:
             visibility=dict(visibility) if visibility else None,
         )
         issue.comments.append(comment)
+        if self.observer is not None:
+            self.observer.comment_event("comment_created", issue, comment, actor.account_id)
         return comment
 
     def _visibility(self, raw: Any) -> dict[str, str] | None:
@@ -712,6 +742,8 @@ class JiraState:
             comment.updated = now
             comment.update_author_id = actor.account_id
             issue.core.updated = now
+            if self.observer is not None:
+                self.observer.comment_event("comment_updated", issue, comment, actor.account_id)
             return comment
 
     def delete_comment(self, issue: Issue, comment_id: str) -> None:
@@ -720,6 +752,8 @@ class JiraState:
             self._before_change(issue)
             issue.comments.remove(comment)
             issue.core.updated = self.now()
+            if self.observer is not None:
+                self.observer.comment_event("comment_deleted", issue, comment, None)
 
     # ----- entity properties --------------------------------------------------------------
 
