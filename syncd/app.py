@@ -287,6 +287,7 @@ def run_daemon(config_path: str | None) -> int:
                 stop_event=stop,
                 keep_running=lambda: presence.leader,
                 hooks=service.hooks,
+                poll_due=service.poll_due,
             ),
             stop_event=stop,
             takeover_check_seconds=takeover_check_seconds(settings),

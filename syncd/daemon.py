@@ -93,6 +93,7 @@ class Daemon:
         sweep_now: bool = True,
         keep_running: Callable[[], bool] = lambda: True,
         hooks: Hooks | None = None,
+        poll_due: Callable[[str], bool] = lambda _side: True,
     ) -> None:
         """``keep_running`` is asked every half second: False ends this term (the
         supervisor's lease is gone) the way a stop does, but the process lives on."""
@@ -101,6 +102,8 @@ class Daemon:
         self.keep_running = keep_running
         self.on_cycle = on_cycle
         self.hooks: Hooks = hooks or NoHooks()
+        #: asked before each poll: False skips it (webhooks keep that side current)
+        self.poll_due = poll_due
         self.credential_error: CredentialError | None = None
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=3)},
@@ -136,6 +139,8 @@ class Daemon:
 
         def run() -> None:
             if self.stop_event.is_set() or not self.keep_running():
+                return
+            if job != "sweep" and not self.poll_due(name):
                 return
             started = time.monotonic()
             try:

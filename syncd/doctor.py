@@ -13,6 +13,12 @@ new pair has to be kept.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
+import httpx
+
 from syncd.checks import (
     CheckResult,
     failed,
@@ -26,7 +32,7 @@ from syncd.checks import (
 )
 from syncd.errors import ConfigError, CredentialError, NotAllowed, RemoteError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
-from syncd.settings import Settings
+from syncd.settings import Settings, listen_address
 from syncd.store.engine import display_url
 from syncd.store.repository import Repository
 from syncd.sync.mapping import Mapping
@@ -57,6 +63,69 @@ def diagnose(settings: Settings) -> list[CheckResult]:
         if repository is not None:
             repository.close()
     results += _jira(settings, mapping)
+    results += _webhooks(settings)
+    return results
+
+
+def _webhooks(settings: Settings) -> list[CheckResult]:
+    """With a webhook secret set: the running daemon's listener takes a delivery signed
+    with this configuration's secret (answered 204: a test event, nothing reconciled).
+    This checks syncd's end; that Intigriti and Jira reach the public URL is theirs to
+    show (the Intigriti activation's TestEvent, Jira's webhook page)."""
+    probes: list[tuple[str, str, bytes]] = []
+    if settings.intigriti.webhook_secret is not None:
+        probes.append(("intigriti", settings.intigriti.webhook_secret.get_secret_value(), b"{}"))
+    if settings.jira.webhook_secret is not None:
+        body = b'{"webhookEvent":"syncd_doctor_probe"}'
+        probes.append(("jira", settings.jira.webhook_secret.get_secret_value(), body))
+    if not probes:
+        return []
+    if not settings.http.listen:
+        return [
+            failed(
+                f"{side} webhook",
+                "http.listen",
+                "a webhook secret is set but the listener is off",
+                'set [http] listen = "HOST:PORT" (the deliveries arrive there)',
+            )
+            for side, _secret, _body in probes
+        ]
+    host, port = listen_address(settings.http.listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 (a wildcard)
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    results = []
+    for side, secret, body in probes:
+        name = f"{side} webhook"
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        if side == "intigriti":
+            headers = {
+                "x-intigriti-event": "TestEvent",
+                "x-intigriti-digest": base64.b64encode(digest).decode(),
+            }
+        else:
+            headers = {"x-hub-signature": f"sha256={digest.hex()}"}
+        url = f"{base}/webhooks/{side}"
+        try:
+            answer = httpx.post(url, content=body, headers=headers, timeout=5, trust_env=False)
+        except httpx.TransportError as exc:
+            results.append(
+                skipped(name, f"no daemon answers at {url} ({type(exc).__name__}): run this"
+                        " while `syncd run` runs to check it")
+            )
+            continue
+        if answer.status_code == 204:
+            results.append(passed(name, f"{url} takes deliveries signed with this secret"))
+        elif answer.status_code == 401:
+            results.append(
+                failed(name, f"{side}.webhook_secret", f"the daemon at {url} refused the"
+                       " signature: it runs with another secret",
+                       "restart the daemon with this configuration, or correct the secret")
+            )
+        else:
+            results.append(
+                failed(name, "http.listen", f"{url} answered HTTP {answer.status_code}",
+                       "restart the daemon with this configuration (webhooks on)")
+            )
     return results
 
 

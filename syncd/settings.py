@@ -119,7 +119,12 @@ class DatabaseSettings(_Section):
 
 
 class IntigritiSettings(_Section):
-    _secret_keys: ClassVar[tuple[str, ...]] = ("client_secret", "refresh_token", "access_token")
+    _secret_keys: ClassVar[tuple[str, ...]] = (
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "webhook_secret",
+    )
 
     api_url: str = "https://api.intigriti.com/external/company/v2.0"
     token_url: str = "https://login.intigriti.com/connect/token"  # noqa: S105 (a URL)
@@ -138,10 +143,18 @@ class IntigritiSettings(_Section):
     read_rate_per_minute: float = Field(default=600, gt=0)
     write_rate_per_minute: float = Field(default=200, gt=0)
     timeout_seconds: float = Field(default=30, gt=0)
+    #: the company webhook's secret (Admin > Integrations > Webhooks); set: the daemon's
+    #: listener takes POST /webhooks/intigriti
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
 
 
 class JiraSettings(_Section):
-    _secret_keys: ClassVar[tuple[str, ...]] = ("api_token", "personal_access_token")
+    _secret_keys: ClassVar[tuple[str, ...]] = (
+        "api_token",
+        "personal_access_token",
+        "webhook_secret",
+    )
 
     url: str = ""
     email: str = ""
@@ -159,6 +172,9 @@ class JiraSettings(_Section):
     deployment: Literal["auto", "cloud", "datacenter"] = "auto"
     requests_per_minute: float = Field(default=300, gt=0)
     timeout_seconds: float = Field(default=30, gt=0)
+    #: the admin webhook's secret; set: the daemon's listener takes POST /webhooks/jira
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
 
 
 class FieldRuleSettings(_Section):
@@ -238,6 +254,24 @@ def listen_address(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"listen must be HOST:PORT with a port 1-65535, not {text!r}")
     return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+class WebhookSettings(_Section):
+    """How the listener takes webhook deliveries (see [intigriti] / [jira] webhook_secret)."""
+
+    #: submissions and issues waiting for their targeted reconcile; a full queue answers
+    #: 503 with Retry-After, so the sender delivers again later
+    queue_size: int = Field(default=1000, ge=1)
+    #: a larger body is refused (413) before it is read in full
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: how long a delivery id is remembered: a replay within this window is ignored
+    dedupe_hours: float = Field(default=48, ge=24)
+    #: while webhooks arrive, poll this often instead (0: keep [sync]'s intervals); the
+    #: polls are the safety net for a lost delivery
+    poll_interval_seconds: float = Field(default=0, ge=0)
+    #: no delivery from a side for this long while its polls find changes: logged as
+    #: webhook_gap and counted in syncd_webhook_gaps_total
+    gap_seconds: float = Field(default=900, gt=0)
 
 
 class LoggingSettings(_Section):
@@ -375,6 +409,7 @@ class Settings(BaseSettings):
     mapping: MappingSettings = MappingSettings()
     logging: LoggingSettings = LoggingSettings()
     http: HttpSettings = HttpSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     _config_file: Path | None = PrivateAttr(default=None)
 

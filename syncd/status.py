@@ -24,6 +24,7 @@ class StatusReport:
     links: dict[str, int] = field(default_factory=dict)
     blocked: list[dict[str, Any]] = field(default_factory=list)
     parked: list[dict[str, Any]] = field(default_factory=list)
+    orphaned: list[dict[str, Any]] = field(default_factory=list)
     unmapped: list[dict[str, Any]] = field(default_factory=list)
     unmapped_total: int = 0
     failing: list[dict[str, Any]] = field(default_factory=list)
@@ -130,6 +131,10 @@ def gather(
         {"submission": link.submission_code, "reason": link.error}
         for link in repository.links_in_state("parked", limit)
     ]
+    orphaned = [
+        {"submission": link.submission_code, "issue": link.issue_key, "reason": link.error}
+        for link in repository.links_in_state("orphaned", limit)
+    ]
     unmapped = [
         {"submission": link.submission_code, "issue": link.issue_key, "reason": link.unmapped}
         for link in repository.unmapped_links(limit)
@@ -142,7 +147,7 @@ def gather(
             "error": link.error,
         }
         for link in repository.failing_links(limit)
-        if link.state not in ("blocked", "parked")
+        if link.state not in ("blocked", "parked", "orphaned")
     ]
     conflicts = [
         {
@@ -172,6 +177,7 @@ def gather(
         links=counts,
         blocked=blocked,
         parked=parked,
+        orphaned=orphaned,
         unmapped=unmapped,
         unmapped_total=repository.count_unmapped(),
         failing=failing,
@@ -209,6 +215,7 @@ def render_text(report: StatusReport) -> str:
     for title, key in (
         ("blocked", "blocked"),
         ("parked", "parked"),
+        ("orphaned (Jira issue deleted)", "orphaned"),
         ("unmapped", "unmapped"),
         ("failing", "failing"),
     ):

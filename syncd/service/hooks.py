@@ -22,8 +22,10 @@ class ServiceHooks:
         notifier: Notifier,
         *,
         describe_active: Callable[[], str],
+        poll_finished: Callable[[str, Summary], None] = lambda _side, _summary: None,
     ) -> None:
         self.state = state
+        self._poll_finished = poll_finished
         self.probes = probes
         self.metrics = metrics
         self.notifier = notifier
@@ -55,6 +57,8 @@ class ServiceHooks:
 
     def cycle_finished(self, cycle: str, summary: Summary, seconds: float) -> None:
         self.metrics.finished(cycle, summary, seconds)
+        if cycle.startswith("poll_"):
+            self._poll_finished(cycle.removeprefix("poll_"), summary)
         outcomes = summary.outcomes
         self._last_cycle = (
             f"last {cycle}: {summary.items} items, {summary.total_writes} writes,"

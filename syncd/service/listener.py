@@ -7,6 +7,7 @@ states, never values), but it is meant for a private network: bind it accordingl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -14,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from syncd.service.health import Check
 from syncd.service.probes import Probes
@@ -28,7 +29,10 @@ def _body(checks: list[Check]) -> dict[str, Any]:
     }
 
 
-def build_app(probes: Probes, registry: CollectorRegistry) -> Starlette:
+def build_app(
+    probes: Probes, registry: CollectorRegistry, routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """The probes and metrics, plus ``routes`` (the webhook receivers, when configured)."""
     # the probes read the database: off the event loop, so a slow query never stalls
     # the other endpoints
     async def healthz(_request: Request) -> Response:
@@ -50,5 +54,6 @@ def build_app(probes: Probes, registry: CollectorRegistry) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *routes,
         ]
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,10 +30,11 @@ from syncd.store.tables import (
     InstanceRow,
     LinkRow,
     TagDuplicateRow,
+    WebhookDeliveryRow,
 )
 from syncd.store.tokens import DatabaseTokenStore
 
-LinkState = Literal["creating", "linked", "blocked", "parked"]
+LinkState = Literal["creating", "linked", "blocked", "parked", "orphaned"]
 Field = Literal[
     "severity",
     "status",
@@ -663,6 +664,19 @@ class Repository:
         result: LinkRecord | None = self._run(work, what=f"releasing {code}")
         return result
 
+    def orphan(self, code: str, reason: str, audit: Sequence[AuditEntry]) -> None:
+        """The link's Jira issue is gone (Jira said so): keep the row for the record and
+        sync it no more."""
+
+        def work(session: Session) -> None:
+            row = _locked_link(session, code)
+            row.state = "orphaned"
+            row.error = reason
+            row.updated_at = utcnow()
+            _add_audit(session, audit, row.id)
+
+        self._run(work, what=f"orphaning {code}")
+
     def clear_failure(self, code: str) -> None:
         """The submission converged: forget earlier failed attempts."""
         self._update(code, {"attempts": 0, "error": None}, what=f"clearing failure of {code}")
@@ -891,6 +905,33 @@ class Repository:
 
         result: list[AuditRecord] = self._run(work, what="reading audit log")
         return result
+
+    # -- webhook deliveries ------------------------------------------------------------
+
+    def take_delivery(self, delivery_id: str, source: str, now: datetime) -> bool:
+        """Record a webhook delivery; False when it was taken before (a replay). Safe
+        between processes: the primary key decides, not a read."""
+
+        def work(session: Session) -> None:
+            session.add(WebhookDeliveryRow(delivery_id=delivery_id, source=source, received_at=now))
+
+        try:
+            self._run(work, what="recording a webhook delivery")
+        except StoreConflict:
+            return False
+        return True
+
+    def forget_deliveries(self, before: datetime) -> int:
+        """Drop delivery records older than ``before`` (past the replay window)."""
+
+        def work(session: Session) -> int:
+            result = session.execute(
+                delete(WebhookDeliveryRow).where(WebhookDeliveryRow.received_at < before)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+        removed: int = self._run(work, what="forgetting old webhook deliveries")
+        return removed
 
     # -- cursors ---------------------------------------------------------------------
 

@@ -59,6 +59,17 @@ class LinkRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class WebhookDeliveryRow(Base):
+    """A webhook delivery already taken (Jira's identifier, or a digest of an Intigriti
+    event and body): a replay finds its row and is ignored."""
+
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class CursorRow(Base):
     """Change-detection watermark and health per source (``intigriti``, ``jira``, ``sweep``)."""
 

@@ -372,6 +372,8 @@ class Executor:
         hold: _Hold,
     ) -> Outcome:
         link = links.get(code) if links is not None else self.repository.get_link(code)
+        if link is not None and link.state == "orphaned":
+            return "skipped"  # its issue is gone; `syncd status` lists it
         dry_run = self.options.dry_run
         #: both sides were read under our claim (or syncd just made the link itself)
         fresh = False

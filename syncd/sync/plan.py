@@ -40,7 +40,7 @@ from syncd.sync.mapping import (
     canonical_reference,
 )
 
-LinkState = Literal["creating", "linked", "blocked", "parked"]
+LinkState = Literal["creating", "linked", "blocked", "parked", "orphaned"]
 Winner = Literal["intigriti", "jira"]
 SIGNATURE_LIMIT = 255
 
@@ -1037,6 +1037,9 @@ def plan(
     code = link.submission_code
     if link.state == "parked":
         return Plan(code, (), ("link is parked (unreadable data); no actions",))
+    if link.state == "orphaned":
+        # Jira confirmed the issue deleted: nothing to sync to; Intigriti is left as it is
+        return Plan(code, (), ("the Jira issue was deleted (orphaned link); no actions",))
     if link.state == "creating":
         notes: list[str] = []
         new: NewIssue | None = None
