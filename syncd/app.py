@@ -39,9 +39,11 @@ from syncd.sync.executor import Summary
 from syncd.wiring import (
     NoDatabase,
     Runtime,
+    build_mapping,
     build_runtime,
     claim_terms,
     intigriti_options,
+    jira_options,
     open_repository,
     require_sync_settings,
     takeover_check_seconds,
@@ -380,6 +382,54 @@ def resync(config_path: str | None, code: str) -> int:
         runtime.close()
     print(render_resync(code, result))
     return EXIT_OK if result.outcome in ("converged", "changed") else EXIT_FAILED
+
+
+#: the Jira events a targeted reconcile acts on
+JIRA_WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
+
+
+def webhooks_register(config_path: str | None, public_url: str) -> int:
+    """Register the Jira admin webhook; print the Intigriti set-up steps."""
+    from syncd.checks import mapped_projects
+    from syncd.tracker.adapter import JiraAdapter
+    from syncd.tracker.jql import quote as jql_quote
+
+    settings = bootstrap(config_path, sync=True)
+    base = public_url.rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise ConfigError(f"--url must be an http(s) address, not {public_url!r}")
+    lines = []
+    if settings.jira.webhook_secret is None:
+        lines.append("jira: skipped (set jira.webhook_secret first)")
+    else:
+        projects = sorted(mapped_projects(build_mapping(settings)))
+        jql = f"project in ({', '.join(jql_quote(p) for p in projects)})"
+        jira = JiraAdapter(jira_options(settings))
+        try:
+            where, created = jira.register_webhook(
+                "syncd",
+                f"{base}/webhooks/jira",
+                jql,
+                JIRA_WEBHOOK_EVENTS,
+                settings.jira.webhook_secret.get_secret_value(),
+            )
+        finally:
+            jira.close()
+        lines.append(
+            f"jira: webhook {'created' if created else 'updated'} ({where}): "
+            f"{', '.join(JIRA_WEBHOOK_EVENTS)} for {jql} -> {base}/webhooks/jira"
+        )
+    lines += [
+        "intigriti: in the Intigriti UI (there is no API for it):",
+        "  1. Admin > Integrations > Webhooks: add one named syncd, Connect, and put the",
+        "     secret it shows in intigriti.webhook_secret (then restart syncd)",
+        "  2. for each synced program: Program > Integrations > Webhooks, choose syncd,",
+        "     select submission creation, status changes, severity updates and new messages,",
+        f"     with the URL {base}/webhooks/intigriti, and Activate (syncd answers the test",
+        "     event with 204, which activates it)",
+    ]
+    print("\n".join(lines))
+    return EXIT_OK
 
 
 def auth_login(config_path: str | None) -> int:

@@ -195,6 +195,31 @@ def _parser() -> argparse.ArgumentParser:
     resync.add_argument("code", metavar="CODE", help="the Intigriti submission code")
     resync.set_defaults(handler=_cmd_resync)
 
+    webhooks = commands.add_parser(
+        "webhooks", help="webhook set-up", description="Set up the services' webhooks."
+    )
+    webhook_commands = webhooks.add_subparsers(
+        dest="webhooks_command", metavar="ACTION", required=True
+    )
+    register = webhook_commands.add_parser(
+        "register",
+        parents=config,
+        help="create the Jira admin webhook; print the Intigriti steps",
+        description=(
+            "Create (or update) the Jira admin webhook that sends issue events of the "
+            "synced projects, signed with jira.webhook_secret, to URL/webhooks/jira (Jira "
+            "administrator credentials needed), and print the steps that set up the "
+            "Intigriti company webhook (Intigriti has no API for it)."
+        ),
+    )
+    register.add_argument(
+        "--url",
+        required=True,
+        metavar="URL",
+        help="the public https address of syncd's listener, e.g. https://syncd.example.com",
+    )
+    register.set_defaults(handler=_cmd_webhooks_register)
+
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser(
@@ -317,6 +342,12 @@ def _cmd_resync(args: argparse.Namespace) -> int:
     from syncd import app
 
     return app.resync(args.config, args.code)
+
+
+def _cmd_webhooks_register(args: argparse.Namespace) -> int:
+    from syncd import app
+
+    return app.webhooks_register(args.config, args.url)
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -134,6 +134,39 @@ class JiraAdapter:
             "bucket_paused_by_server": stats.paused_by_server,
             "bucket_granted": stats.granted,
         }
+
+    def register_webhook(
+        self, name: str, url: str, jql: str, events: Sequence[str], secret: str
+    ) -> tuple[str, bool]:
+        """Create the admin webhook (or update the one of this ``name``), with its secret;
+        returns (its self URL, True when created). Needs a Jira administrator."""
+        call = Call("GET /rest/webhooks/1.0/webhook", True)
+        existing = self._transport.request(call, "GET", "webhook", api="webhooks/1.0") or []
+        body = {
+            "name": name,
+            "url": url,
+            "events": list(events),
+            "filters": {"issue-related-events-section": jql},
+            "excludeBody": False,
+            "secret": secret,
+        }
+        for hook in existing if isinstance(existing, list) else []:
+            if isinstance(hook, dict) and hook.get("name") == name:
+                number = str(hook.get("self", "")).rstrip("/").rsplit("/", 1)[-1]
+                route = "PUT /rest/webhooks/1.0/webhook/{id}"
+                self._transport.request(
+                    Call(route, True), "PUT", f"webhook/{number}", body=body, api="webhooks/1.0"
+                )
+                return str(hook.get("self", "")), False
+        created = self._transport.request(
+            Call("POST /rest/webhooks/1.0/webhook", False),
+            "POST",
+            "webhook",
+            body=body,
+            api="webhooks/1.0",
+        )
+        where = created.get("self", "") if isinstance(created, dict) else ""
+        return str(where), True
 
     def request_tally(self) -> RequestTally:
         return self._transport.tally

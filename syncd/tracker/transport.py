@@ -236,8 +236,12 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         before_send: Callable[[], None] | None = None,
+        api: str | None = None,
     ) -> Any:
         """One REST call through the library's session; the decoded JSON body or None.
+
+        ``path`` is under the REST API (``/rest/api/2/``), or with ``api`` under another
+        of Jira's REST roots (``webhooks/1.0`` for ``/rest/webhooks/1.0/``).
 
         ``before_send`` runs right before each attempt goes on the wire (after pacing,
         pauses and retry waits), so the caller can take the write back at the last moment
@@ -245,7 +249,10 @@ class Transport:
         """
 
         def go(client: JIRA) -> Any:
-            url = client._get_url(path)
+            if api is None:
+                url = client._get_url(path)
+            else:
+                url = f"{str(client._options['server']).rstrip('/')}/rest/{api}/{path}"
             data = json.dumps(body) if body is not None else None
             if before_send is not None:
                 before_send()

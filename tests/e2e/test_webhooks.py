@@ -280,6 +280,31 @@ def test_the_simulators_own_deliveries_duplicated_and_reordered_sync_each_change
     assert daemon.returncode == 0
 
 
+def test_webhooks_register_creates_the_jira_webhook_that_then_delivers(e2e: E2E) -> None:
+    codes = seed_open(e2e, 2)
+    base = _start(e2e)
+    daemon = e2e.popen("run", log=e2e.workdir / "daemon.log")
+    try:
+        wait_for(lambda: _ready(base), timeout=90, what="/readyz")
+        wait_for(lambda: _first_polls_done(base), timeout=30, what="the first polls")
+        registered = e2e.syncd("webhooks", "register", "--url", base)
+        assert registered.returncode == 0, registered.stderr[-2000:]
+        assert "jira: webhook created" in registered.stdout
+        assert f"-> {base}/webhooks/jira" in registered.stdout
+        assert f"{base}/webhooks/intigriti" in registered.stdout  # the Intigriti steps
+        again = e2e.syncd("webhooks", "register", "--url", base)
+        assert "jira: webhook updated" in again.stdout  # not a second webhook
+        key = str(e2e.submission(codes[1])["internalReference"])
+        e2e.world.jira.control.set_status(key, "Done", resolution="Done")
+        wait_for(
+            lambda: e2e.submission(codes[1])["status"] == "Closed",
+            timeout=20,
+            what="the registered webhook's delivery to sync the status",
+        )
+    finally:
+        stop_all([daemon])
+
+
 def test_doctor_names_a_webhook_secret_the_daemon_does_not_use(e2e: E2E) -> None:
     seed_open(e2e, 1)
     base = _start(e2e)

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from starlette.requests import Request
 
-from syncd.simulators.jira import api_routes, control_routes
+from syncd.simulators.jira import admin_webhooks, api_routes, control_routes
 from syncd.simulators.jira.errors import ApiError
 from syncd.simulators.jira.faults import FaultBoard, RateLimiter, RateLimitHit
 from syncd.simulators.jira.http import Ctx, Handler, Resp
@@ -65,6 +65,9 @@ def _routes() -> list[Route]:
     extra: list[tuple[str, str, Handler, bool]] = [
         ("GET", "/rest/applinks/latest/listApplicationlinks", _applinks, True),
         ("GET", "/rest/auth/1/session", _session, True),
+        ("GET", "/rest/webhooks/1.0/webhook", admin_webhooks.list_webhooks, True),
+        ("POST", "/rest/webhooks/1.0/webhook", admin_webhooks.register_webhook, True),
+        ("PUT", "/rest/webhooks/1.0/webhook/{id}", admin_webhooks.update_webhook, True),
     ]
     for method, template, handler, auth in extra:
         routes.append(Route(method, template, _compile(template), handler, "2", auth))

@@ -132,6 +132,8 @@ class JiraState:
     cursors: OrderedDict[str, Cursor] = field(default_factory=OrderedDict)
     # The webhook emitter, when one is configured; None (the default) costs nothing.
     observer: ChangeObserver | None = None
+    #: admin webhooks registered through /rest/webhooks/1.0/webhook (number -> body)
+    admin_webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
     _project_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
     _other_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10000))
