@@ -13,10 +13,6 @@ new pair has to be kept.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-
 import httpx
 
 from syncd.checks import (
@@ -32,6 +28,7 @@ from syncd.checks import (
 )
 from syncd.errors import ConfigError, CredentialError, NotAllowed, RemoteError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
+from syncd.service.webhooks import intigriti_digest, jira_signature
 from syncd.settings import Settings, listen_address
 from syncd.store.engine import display_url
 from syncd.store.repository import Repository
@@ -96,14 +93,13 @@ def _webhooks(settings: Settings) -> list[CheckResult]:
     results = []
     for side, secret, body in probes:
         name = f"{side} webhook"
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
         if side == "intigriti":
             headers = {
                 "x-intigriti-event": "TestEvent",
-                "x-intigriti-digest": base64.b64encode(digest).decode(),
+                "x-intigriti-digest": intigriti_digest(secret, body),
             }
         else:
-            headers = {"x-hub-signature": f"sha256={digest.hex()}"}
+            headers = {"x-hub-signature": jira_signature(secret, body)}
         url = f"{base}/webhooks/{side}"
         try:
             answer = httpx.post(url, content=body, headers=headers, timeout=5, trust_env=False)

@@ -1,7 +1,7 @@
 """Liveness and readiness: the rules /healthz, /readyz and the systemd watchdog share.
 
 *Alive* means the process's loop turns and, while active, its scheduler runs and work
-moves: a cycle finished, a request went out, or a call waits for quota. A poll that
+moves: a request went out (every poll sends one), or a call waits for quota. A poll that
 handles a large burst may run for many minutes; it is alive as long as it sends requests.
 *Ready* means this instance syncs right now: the database answers, the Intigriti token is
 usable, this instance is the active one, and each side's last successful read is within
@@ -67,7 +67,7 @@ class ServiceState:
             self._scheduler_running = None
 
     def liveness(self, last_activity: Callable[[], float], waiting: Callable[[], bool]) -> Check:
-        """``last_activity``: monotonic time of the last request or finished cycle;
+        """``last_activity``: monotonic time of the last request sent;
         ``waiting``: whether a call is waiting for quota right now (alive, not stuck)."""
         with self._lock:
             now = self.clock()
@@ -90,7 +90,7 @@ class ServiceState:
             return Check(
                 "alive",
                 False,
-                f"no request sent and no cycle finished for {idle:.0f} s"
+                f"no request sent for {idle:.0f} s"
                 f" (limit {self.stall_limit:.0f} s)",
             )
         return Check("alive", True, "active")

@@ -47,11 +47,21 @@ def _digest(secret: str, body: bytes) -> bytes:
     return hmac.new(secret.encode(), body, hashlib.sha256).digest()
 
 
+def intigriti_digest(secret: str, body: bytes) -> str:
+    """The ``x-intigriti-digest`` Intigriti sends with ``body``."""
+    return base64.b64encode(_digest(secret, body)).decode()
+
+
+def jira_signature(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature`` a Jira admin webhook sends with ``body``."""
+    return f"sha256={_digest(secret, body).hex()}"
+
+
 def verify_intigriti(secret: str, body: bytes, headers: dict[str, str]) -> None:
     given = headers.get("x-intigriti-digest", "")
     if not given:
         raise DeliveryRejected(401, "no x-intigriti-digest header")
-    expected = base64.b64encode(_digest(secret, body)).decode()
+    expected = intigriti_digest(secret, body)
     if not hmac.compare_digest(given.strip().encode(), expected.encode()):
         raise DeliveryRejected(401, "x-intigriti-digest does not match the body")
 

@@ -7,6 +7,7 @@ process; syncd runs exactly as an operator runs it (`python -m syncd --config ..
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -165,6 +166,14 @@ def e2e_world(tmp_path: Path, database_url: str, **world_options: Any) -> Iterat
                     process.wait(timeout=30)
     finally:
         world.stop()
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a daemon's [http] listen)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from concurrency import log_events, stop_all
-from harness import E2E, e2e_world, wait_for
+from harness import E2E, e2e_world, free_port, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from test_reconcile import seed_open
 
@@ -31,15 +31,8 @@ def e2e_sqlite(tmp_path: Path, sqlite_url: str) -> Iterator[E2E]:
     yield from e2e_world(tmp_path, sqlite_url)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _listen(e2e: E2E, **sync: Any) -> str:
-    port = _free_port()
+    port = free_port()
     polls = {"poll_interval_seconds": POLL, "jira_poll_interval_seconds": POLL, **sync}
     e2e.rewrite_config({"sync": polls, "http": {"listen": f"127.0.0.1:{port}"}})
     return f"http://127.0.0.1:{port}"

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from concurrency import log_events, stop_all
-from harness import E2E, e2e_world, wait_for
+from harness import E2E, e2e_world, free_port, wait_for
 from test_reconcile import seed_open
 
 INTIGRITI_SECRET = "intigriti-webhook-secret-for-tests"
@@ -31,13 +30,6 @@ JIRA_SECRET = "jira-webhook-secret-for-tests"
 @pytest.fixture
 def e2e(tmp_path: Path, database_url: str) -> Iterator[E2E]:
     yield from e2e_world(tmp_path, database_url)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _intigriti(
@@ -88,7 +80,7 @@ def _issue_event(event: str, issue: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start(e2e: E2E, *, port: int | None = None, jira_secret: str = JIRA_SECRET) -> str:
-    port = port or _free_port()
+    port = port or free_port()
     e2e.rewrite_config(
         {
             "sync": {
@@ -110,6 +102,17 @@ def _first_polls_done(base: str) -> bool:
         f'syncd_cycles_total{{cycle="{cycle}",outcome="ok"}} 1.0' in metrics
         for cycle in ("poll_intigriti", "poll_jira")
     )
+
+
+def _counter(base: str, prefix: str) -> float:
+    """The sum of the /metrics samples whose line starts with ``prefix``."""
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def _reconciles(base: str) -> float:
+    return _counter(base, 'syncd_cycles_total{cycle="webhook"')
 
 
 def _ready(base: str) -> bool:
@@ -148,7 +151,9 @@ def test_signed_deliveries_propagate_and_forged_or_replayed_ones_change_nothing(
         assert forged.status_code == 401
         unsigned = httpx.post(f"{base}/webhooks/intigriti", content=b"{}", timeout=10)
         assert unsigned.status_code == 401
-        time.sleep(3)
+        # refused before anything was queued: no reconcile ran, nothing was synced
+        assert _counter(base, "syncd_webhook_queue_depth") == 0
+        assert _reconciles(base) == 0
         assert e2e.issue_of(codes[0])["priority"] != "Highest"
 
         # the genuine delivery: synced from a direct read (the payload's values unused)
@@ -161,16 +166,18 @@ def test_signed_deliveries_propagate_and_forged_or_replayed_ones_change_nothing(
             timeout=20,
             what="the severity to reach Jira",
         )
-        # the same delivery again: acknowledged, ignored
+        wait_for(lambda: _reconciles(base) == 1, timeout=10, what="the reconcile to end")
+        # the same delivery again: acknowledged, ignored (no second reconcile)
         replay = _intigriti(base, "SubmissionSeverityChanged", payload)
         assert replay.status_code == 200 and replay.json() == {"duplicate": True}
-        time.sleep(2)
+        assert _counter(base, "syncd_webhook_queue_depth") == 0
+        assert _reconciles(base) == 1
         assert e2e.writes() == 1
 
         # a delivery whose payload lies (the severity did not change): nothing is written
         lie = _severity_changed(codes[1], program)
         assert _intigriti(base, "SubmissionSeverityChanged", lie).status_code == 202
-        time.sleep(3)
+        wait_for(lambda: _reconciles(base) == 2, timeout=10, what="its reconcile to end")
         assert e2e.writes() == 1
 
         # Jira -> Intigriti, and a replay with the same identifier
@@ -268,7 +275,14 @@ def test_the_simulators_own_deliveries_duplicated_and_reordered_sync_each_change
         )
         intigriti.wait_webhooks_idle()
         jira.wait_webhooks_idle()
-        time.sleep(2)
+        # every queued delivery reconciled (coalesced ones ride on a queued one)
+        queued = 'syncd_webhook_deliveries_total{outcome="queued"'
+        wait_for(
+            lambda: _counter(base, "syncd_webhook_queue_depth") == 0
+            and _reconciles(base) >= _counter(base, queued),
+            timeout=20,
+            what="the queue to drain",
+        )
         # one write per edit that changed a class, although every delivery came twice
         # (the sixth submission was Low already: Lowest is the same class, no write)
         assert e2e.submission(codes[5])["severity"] == "Low"
@@ -328,7 +342,7 @@ def test_webhooks_need_the_listener_and_a_long_secret(e2e: E2E) -> None:
     result = e2e.syncd("run", timeout=60)
     assert result.returncode == 2
     assert "jira.webhook_secret set, but http.listen is empty" in result.stderr
-    listen = {"listen": f"127.0.0.1:{_free_port()}"}
+    listen = {"listen": f"127.0.0.1:{free_port()}"}
     e2e.rewrite_config({"http": listen, "jira": {"webhook_secret": "short"}})
     result = e2e.syncd("run", timeout=60)
     assert result.returncode == 2
