@@ -7,10 +7,16 @@
 * ``backfill``: `syncd run --reconcile` on N new submissions at the given Intigriti write
   quota; reports the time taken against the least time the quota allows (one internal
   reference write per submission: N / rate minutes), and the requests made.
-* ``idle``: after a backfill of N links, with nothing changed for an hour, one Intigriti
-  poll and one Jira poll of the daemon's engine; reports the requests each cost.
+* ``idle``: N links, nothing changed for an hour, one Intigriti poll and one Jira poll of
+  the daemon's engine; reports the requests each cost. Then one issue is closed in Jira:
+  the requests of the Jira poll that carries it to Intigriti, and of the Intigriti poll
+  after it (which sees syncd's own write come back).
 * ``resources``: CPU seconds and peak memory (max RSS) of the `syncd run --reconcile`
-  process, for the backfill of N links and for a steady-state pass over them.
+  process for a steady-state pass over N links. (The backfill's own cost: ``backfill``.)
+
+``idle`` and ``resources`` build their world of N links with bench/seed.py (a real
+backfill of a few templates, cloned N times: 100,000 links in seconds, not the hour a real
+backfill of them would take); ``backfill`` seeds N new submissions and backfills them.
 
 The simulators run in this process; syncd runs as a subprocess (its CPU and memory are
 measured alone) except for ``idle``, which drives the engine in-process to count one
@@ -27,14 +33,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from seed import seed_world
 
 from syncd.logging import configure_logging
 from syncd.settings import load_settings
 from syncd.simulators.world import World, start_world
-from syncd.wiring import build_runtime, open_repository
+from syncd.store.instances import new_instance_id
+from syncd.wiring import build_runtime, claim_terms, open_repository
 
 OPEN_STATUSES = ("Triage", "Pending", "Accepted")
 SEVERITIES = ("Low", "Medium", "High", "Critical", "Exceptional")
@@ -136,20 +144,18 @@ def bench_backfill(submissions: int, write_rate: int) -> dict[str, Any]:
 
 def bench_idle(links: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        world, config = make_world(Path(tmp), write_rate=60000, read_rate=60000)
+        # a quiet hour: the seeded world's timestamps on both sides are an hour old
+        world, config = seed_world(Path(tmp), links, write_rate=60000, read_rate=60000)
         try:
-            seed(world, links)
-            syncd(config, "run", "--reconcile")
-            # a quiet hour: nothing changed since the backfill
-            hour_ago = datetime.now(UTC) - timedelta(hours=1)
-            for issue in world.jira.control.issues():
-                world.jira.control.set_timestamps(str(issue["key"]), updated=hour_ago)
             configure_logging("warning", "json")
             settings = load_settings(str(config))
             repository = open_repository(settings, upgrade=True)
-            runtime = build_runtime(settings, repository)
+            # the polls of a quiet world claim nothing: no running Presence is needed
+            runtime = build_runtime(
+                settings, repository, claims=claim_terms(settings, new_instance_id())
+            )
             try:
-                # one poll each to move the watermarks past the backfill, then measure
+                # one poll each first (the engine's one-time start-up reads), then measure
                 runtime.engine.poll_intigriti()
                 runtime.engine.poll_jira()
                 world.intigriti.control.reset_counters()
@@ -160,6 +166,19 @@ def bench_idle(links: int) -> dict[str, Any]:
                 world.jira.control.reset_counters()
                 runtime.engine.poll_jira()
                 jira = requests(world)
+                # then a human closes one issue in Jira: what carrying it to Intigriti
+                # costs (the Jira poll that finds it, and the Intigriti poll that then
+                # sees syncd's own write come back)
+                key = str(world.jira.control.issues()[0]["key"])
+                world.jira.control.set_status(key, "Done", resolution="Done")
+                world.intigriti.control.reset_counters()
+                world.jira.control.reset_counters()
+                moved = runtime.engine.poll_jira()
+                propagation = requests(world)
+                world.intigriti.control.reset_counters()
+                world.jira.control.reset_counters()
+                runtime.engine.poll_intigriti()
+                echo = requests(world)
             finally:
                 runtime.close()
             return {
@@ -168,6 +187,9 @@ def bench_idle(links: int) -> dict[str, Any]:
                 "Intigriti poll detail": intigriti,
                 "Jira poll requests": sum(jira.values()),
                 "Jira poll detail": jira,
+                "Jira status change: writes": dict(moved.writes),
+                "Jira status change: Jira poll requests": propagation,
+                "Jira status change: next Intigriti poll requests": echo,
             }
         finally:
             world.stop()
@@ -175,19 +197,17 @@ def bench_idle(links: int) -> dict[str, Any]:
 
 def bench_resources(links: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        world, config = make_world(Path(tmp), write_rate=60000, read_rate=60000)
+        started = time.monotonic()
+        world, config = seed_world(Path(tmp), links, write_rate=60000, read_rate=60000)
+        seeding = time.monotonic() - started
         try:
-            seed(world, links)
-            _r, backfill_wall, backfill_cpu, backfill_rss = syncd(config, "run", "--reconcile")
             world.intigriti.control.reset_counters()
             world.jira.control.reset_counters()
             _r, wall, cpu, rss = syncd(config, "run", "--reconcile")
             steady = requests(world)
             return {
                 "links": links,
-                "backfill wall seconds": round(backfill_wall, 1),
-                "backfill cpu seconds": round(backfill_cpu, 1),
-                "backfill peak RSS MiB": round(backfill_rss / 1024, 1),
+                "seeding seconds (bench/seed.py)": round(seeding, 1),
                 "steady pass wall seconds": round(wall, 1),
                 "steady pass cpu seconds": round(cpu, 1),
                 "steady pass peak RSS MiB": round(rss / 1024, 1),

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import rich.console
-import rich.progress
 import structlog
 
 from syncd import starter
-from syncd.daemon import Daemon, Supervisor, install_signal_handlers
 from syncd.errors import ConfigError, CredentialError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.logging import configure_logging, logs_above_live_display, register_secret
@@ -100,12 +98,14 @@ def _progress_reporter(stack: contextlib.ExitStack) -> Progress:
     printed above the bar (through its console), never into it.
     """
     if sys.stderr.isatty():
+        from rich import progress  # a terminal only
+
         console = rich.console.Console(stderr=True)
-        bar = rich.progress.Progress(
-            rich.progress.TextColumn("reconcile"),
-            rich.progress.BarColumn(),
-            rich.progress.MofNCompleteColumn(),
-            rich.progress.TimeRemainingColumn(),
+        bar = progress.Progress(
+            progress.TextColumn("reconcile"),
+            progress.BarColumn(),
+            progress.MofNCompleteColumn(),
+            progress.TimeRemainingColumn(),
             console=console,
             transient=True,
         )
@@ -242,6 +242,9 @@ def _start_up_checks(
 
 
 def run_daemon(config_path: str | None) -> int:
+    # the scheduler is the daemon's alone: a one-shot run never loads it
+    from syncd.daemon import Daemon, Supervisor, install_signal_handlers
+
     settings = bootstrap(config_path, sync=True)
     repository = open_repository(settings, upgrade=True)
     stop = threading.Event()

@@ -120,7 +120,7 @@ class SubmissionBatch:
     server_time: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One Jira issue, as far as syncd cares.
 

@@ -24,6 +24,7 @@ from syncd.errors import NotAllowed, Rejected
 from syncd.intigriti import enums, parse
 from syncd.intigriti.client import IntigritiClient, paced_rate
 from syncd.intigriti.filenames import attachment_name
+from syncd.intigriti.listing import StreamedListing
 from syncd.intigriti.oauth import LoginRequest, OAuthSession, TokenStatus
 from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.parse import SubmissionEvent
@@ -145,6 +146,10 @@ class IntigritiAdapter:
                 message=failure.message,
             )
         return batch
+
+    def all_submissions(self) -> StreamedListing:
+        body, server_time = self.client.call_to_file("/submissions")
+        return StreamedListing(body, server_time, self._programs)
 
     def get_submission(self, code: str) -> Submission:
         return parse.submission_detail(

@@ -26,12 +26,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -74,6 +75,9 @@ MAX_RATE_LIMIT_PAUSE = 300.0
 ATTACHMENT_ROUTE = "GET {attachment}"
 #: Redirects followed by a download before it is refused.
 MAX_REDIRECTS = 5
+#: a streamed body (the full listing) stays in memory up to this size, then goes to disk
+SPOOL_IN_MEMORY_BYTES = 1 << 20
+STREAM_CHUNK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,36 @@ class IntigritiClient:
         )
         return self._decode(response, label), parse_http_date(response.headers.get("date"))
 
+    def call_to_file(
+        self, route: str, *, params: Mapping[str, str | int] | None = None
+    ) -> tuple[IO[bytes], datetime | None]:
+        """GET ``route`` with its body written to a temporary file, never held in memory.
+
+        For the full listing, one JSON array of every submission (tens of MB on a large
+        program). Same pacing, retries and errors as :meth:`call`; a retried attempt
+        starts the file afresh. Returns the file, rewound, and the server's clock; the
+        caller closes the file.
+        """
+        url = self._api_url + route
+        label = f"GET {route}"
+        with contextlib.ExitStack() as on_failure:
+            sink: IO[bytes] = on_failure.enter_context(
+                tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
+            )
+            response = self._retrying(label, idempotent=True)(
+                self._send_authenticated,
+                "GET",
+                url,
+                label,
+                params,
+                None,
+                idempotent=True,
+                sink=sink,
+            )
+            on_failure.pop_all()  # the caller owns the file now
+        sink.seek(0)
+        return sink, parse_http_date(response.headers.get("date"))
+
     def download(self, url: str, max_bytes: int) -> Download:
         """GET one file by absolute URL, refusing (``Rejected``) more than ``max_bytes``.
 
@@ -374,9 +408,12 @@ class IntigritiClient:
         body: Any,
         *,
         idempotent: bool,
+        sink: IO[bytes] | None = None,
     ) -> httpx.Response:
         token = self._auth.access_token()
-        send = functools.partial(self._send, method, url, label, params, body, idempotent)
+        send = functools.partial(
+            self._send, method, url, label, params, body, idempotent, sink=sink
+        )
         response = send(token=token)
         if response.status_code == 401:
             log.info("intigriti_unauthorized", route=label, refreshable=self._auth.refreshable)
@@ -403,12 +440,15 @@ class IntigritiClient:
         idempotent: bool,
         *,
         token: str,
+        sink: IO[bytes] | None = None,
     ) -> httpx.Response:
+        """One request. With ``sink``, a 2xx body goes to that file (from its start)
+        instead of the response; an error body is read as usual."""
         kind = "read" if method == "GET" else "write"
         waited = self._buckets[kind].acquire(current_priority())
         started = time.monotonic()
         try:
-            response = self._http.request(
+            request = self._http.build_request(
                 method,
                 url,
                 params=params,
@@ -416,6 +456,18 @@ class IntigritiClient:
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=self._timeout,
             )
+            response = self._http.send(request, stream=sink is not None)
+            if sink is not None:
+                try:
+                    if response.status_code < 300:
+                        sink.seek(0)
+                        sink.truncate()
+                        for chunk in response.iter_bytes(STREAM_CHUNK_BYTES):
+                            sink.write(chunk)
+                    else:
+                        response.read()
+                finally:
+                    response.close()
         except httpx.TransportError as exc:
             self.record(label, type(exc).__name__)
             log.debug(

@@ -28,17 +28,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import structlog
-from authlib.integrations.base_client import OAuthError
 
-with warnings.catch_warnings():
-    # Authlib >= 1.7 announces that it will move from httpx to the "httpx2" fork; the
-    # httpx integration works unchanged until then (pin noted for the project's deps).
-    warnings.simplefilter("ignore")
+if TYPE_CHECKING:
     from authlib.integrations.httpx_client import OAuth2Client
 
 from syncd.errors import CredentialError, MalformedResponse, TransientError
@@ -308,6 +304,13 @@ class OAuthSession:
         )
 
     def _oauth_client(self) -> OAuth2Client:
+        # Authlib loads only when a token call is made: most runs use the stored token
+        with warnings.catch_warnings():
+            # Authlib >= 1.7 announces that it will move from httpx to the "httpx2" fork;
+            # the httpx integration works unchanged until then (pin noted for the deps).
+            warnings.simplefilter("ignore")
+            from authlib.integrations.httpx_client import OAuth2Client
+
         secret = self._options.client_secret
         hooks: dict[str, list[Callable[[httpx.Response], None]]] = {
             "response": [self._count, _refuse_non_oauth_errors]
@@ -331,6 +334,8 @@ class OAuthSession:
         self, call: Callable[[OAuth2Client], Any], *, grant: str = "refresh_token"
     ) -> Mapping[str, Any]:
         """Run one token-endpoint call, translating every failure into syncd.errors."""
+        from authlib.integrations.base_client import OAuthError
+
         paused = self._paused_until
         if paused is not None and self._clock() < paused:
             raise self._rate_limited((paused - self._clock()).total_seconds())

@@ -317,16 +317,21 @@ def _expect_list(body: object, route: str) -> list[Any]:
 
 
 def submission_batch(
-    body: object, *, programs: frozenset[str] = frozenset(), route: str = "GET /submissions"
+    body: object,
+    *,
+    programs: frozenset[str] = frozenset(),
+    route: str = "GET /submissions",
+    offset: int = 0,
 ) -> SubmissionBatch:
     """A SubmissionOverview array -> parsed submissions plus per-item failures.
 
     With ``programs`` non-empty, submissions of other programs are dropped (after parsing,
-    since the program id is itself a field that can be malformed).
+    since the program id is itself a field that can be malformed). ``offset``: the index
+    of the first item in the whole listing, when ``body`` is one chunk of it.
     """
     parsed: list[Submission] = []
     failures: list[ItemFailure] = []
-    for index, raw in enumerate(_expect_list(body, route)):
+    for index, raw in enumerate(_expect_list(body, route), start=offset):
         try:
             submission = _submission(raw, detail=False)
         except _FieldError as exc:

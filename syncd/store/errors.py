@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -206,5 +206,7 @@ class ErrorTranslator:
 
 def _is_connection_failure(orig: BaseException | None) -> bool:
     # psycopg raises OperationalError without a SQLSTATE when no server answered at all
-    # (refused, reset, closed unexpectedly, DNS)
-    return isinstance(orig, psycopg.OperationalError)
+    # (refused, reset, closed unexpectedly, DNS). psycopg is looked up, not imported: a
+    # process on SQLite never loads the driver, and then no error can be psycopg's
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(orig, psycopg.OperationalError)

@@ -1,15 +1,24 @@
-"""Run the Alembic migrations shipped in the package (``syncd.migrations``)."""
+"""Run the Alembic migrations shipped in the package (``syncd.migrations``).
+
+Alembic (and Mako under it) is imported only when a migration runs or the scripts are
+read: a process whose schema is already current, the usual case, never loads it. Whether
+it is current is one query of ``alembic_version`` against :data:`HEAD_REVISION`.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: the newest revision of ``migrations/versions``; a test checks it against the scripts,
+#: so a new migration cannot be shipped without moving it
+HEAD_REVISION = "0005"
 
 
 def script_location() -> str:
@@ -29,6 +38,8 @@ def script_location() -> str:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", script_location())
     return config
@@ -46,6 +57,10 @@ def upgrade(engine: Engine) -> None:
     second finds the schema current instead of failing on "relation already exists";
     SQLite's write lock (``BEGIN IMMEDIATE``) does the same there.
     """
+    if current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+
     config = alembic_config()
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -57,9 +72,20 @@ def upgrade(engine: Engine) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema's revision, read from Alembic's own table (None: never migrated)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
-def head_revision() -> str | None:
+def head_revision() -> str:
+    return HEAD_REVISION
+
+
+def scripts_head_revision() -> str | None:
+    """The head as the migration scripts say it (Alembic reads them)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

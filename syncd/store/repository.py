@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,7 +73,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkRecord:
     id: int
     submission_code: str
@@ -101,6 +101,10 @@ class LinkRecord:
     base_payout_total: str | None = None
     base_description: str | None = None
     base_attachments: str | None = None
+
+
+#: (submission code, Intigriti version seen or None, Jira version seen or None)
+SeenMark = tuple[str, datetime | None, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,8 @@ class AuditRecord:
     detail: str | None
 
 
-def _link(row: LinkRow) -> LinkRecord:
+def _link(row: LinkRow | Row[Any]) -> LinkRecord:
+    """The record of an ORM row, or of a plain row of the links table (bulk reads)."""
     created = _aware(row.created_at)
     updated = _aware(row.updated_at)
     assert created is not None and updated is not None
@@ -309,10 +314,13 @@ class Repository:
         """Links by submission code (all of them when ``codes`` is None)."""
 
         def work(session: Session) -> dict[str, LinkRecord]:
-            query = select(LinkRow)
+            # plain rows, not ORM objects: a sweep reads every link, and the identity map
+            # and instance state cost more than the records made from them
+            table = cast(Table, LinkRow.__table__)
+            query = select(table)
             if codes is not None:
-                query = query.where(LinkRow.submission_code.in_(list(codes)))
-            return {row.submission_code: _link(row) for row in session.scalars(query)}
+                query = query.where(table.c.submission_code.in_(list(codes)))
+            return {row.submission_code: _link(row) for row in session.execute(query)}
 
         if codes is not None and len(codes) > 500:
             merged: dict[str, LinkRecord] = {}
@@ -797,6 +805,39 @@ class Repository:
                 )
 
         self._run(work, what=f"marking {code} seen")
+
+    def mark_seen_many(self, marks: Sequence[SeenMark]) -> None:
+        """:meth:`mark_seen` for many links in one transaction (a sweep's marks).
+
+        Two executemany UPDATEs instead of a session and commit per link: on a no-change
+        pass these marks were most of the pass's cost.
+        """
+        if not marks:
+            return
+        table = cast(Table, LinkRow.__table__)
+
+        def work(session: Session) -> None:
+            connection = session.connection()
+            for column_name, pick in (("intigriti_seen_at", 1), ("jira_seen_at", 2)):
+                column = table.c[column_name]
+                rows = [
+                    {"b_code": mark[0], "b_value": mark[pick]}
+                    for mark in marks
+                    if mark[pick] is not None
+                ]
+                if not rows:
+                    continue
+                statement = (
+                    update(table)
+                    .where(
+                        table.c.submission_code == bindparam("b_code"),
+                        column.is_(None) | (column < bindparam("b_value")),
+                    )
+                    .values({column_name: bindparam("b_value")})
+                )
+                connection.execute(statement, rows)
+
+        self._run(work, what=f"marking {len(marks)} links seen")
 
     # -- duplicate tags ----------------------------------------------------------------
 

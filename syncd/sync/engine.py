@@ -26,6 +26,7 @@ end for up to ``EngineOptions.deferred_wait``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,24 +37,45 @@ from typing import Any, TypeVar
 import structlog
 
 from syncd.errors import CredentialError, NotFound, RemoteError
+from syncd.memory import release_memory
 from syncd.quota import Priority, priority
 from syncd.records import Issue, IssueBatch, ItemFailure, Submission, SubmissionBatch
 from syncd.store.repository import LinkRecord, Repository
-from syncd.sync.executor import Executor, Summary
-from syncd.sync.mapping import (
-    FIELDS,
-    FieldName,
-    canonical_cvss,
-    canonical_issue_key,
-    canonical_reference,
-)
-from syncd.sync.ports import IntigritiSide, JiraSide
-from syncd.sync.watermark import advance, clock_went_back, trusted_seen
+from syncd.sync.agreement import issue_agrees, nothing_to_do, submission_agrees
+from syncd.sync.executor import Executor, SeenMarks, Summary, link_view
+from syncd.sync.ports import IntigritiSide, JiraSide, SubmissionListing
+from syncd.sync.watermark import WatermarkItems, advance, clock_went_back, trusted_seen
 
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[int, int, str], None]
 BatchT = TypeVar("BatchT", SubmissionBatch, IssueBatch)
+
+
+#: submissions (and their link rows) reconciled per step of a sweep: what it holds at once
+SWEEP_CHUNK = 500
+#: a sweep over this many submissions gives its freed heap back to the system afterwards
+#: (a full garbage collection: worth it after a large sweep, not after every small one)
+RELEASE_MEMORY_AFTER = 5000
+
+
+class _IssueIndex:
+    """The full search's issues by id, and by the submission code they are tagged with."""
+
+    def __init__(self, issues: Iterable[Issue]) -> None:
+        self.by_id: dict[str, Issue] = {}
+        self.by_code: dict[str, list[Issue]] = {}
+        for found in issues:
+            self.by_id[found.id] = found
+            if found.submission_code:
+                self.by_code.setdefault(found.submission_code.casefold(), []).append(found)
+        for tagged in self.by_code.values():
+            tagged.sort(key=_issue_order)
+
+    def first_tagged(self, code: str) -> Issue | None:
+        """The issue syncd links when several carry one tag: the oldest."""
+        tagged = self.by_code.get(code.casefold())
+        return tagged[0] if tagged else None
 
 
 @dataclass(frozen=True)
@@ -178,60 +200,11 @@ class Engine:
         Then the other side need not be read: a change there is found by that side's own
         poll. The echo of syncd's own writes lands here, and costs no further request.
         """
-        if link.state != "linked":
-            return False
-        mapping = self._mapping
-        values: dict[FieldName, str | None]
         if submission is not None:
-            if not self._one_way_fields_agree(link, submission):
-                return False
-            values = {
-                "severity": mapping.canonical_severity_from_intigriti(submission.severity),
-                "status": mapping.canonical_status_from_intigriti(
-                    submission.status, submission.close_reason
-                ),
-                "internal_reference": canonical_reference(submission.internal_reference),
-                "cvss": canonical_cvss(submission.cvss_vector) or "",
-            }
-        elif issue is not None:
-            values = {
-                "severity": mapping.canonical_severity_from_jira(issue.priority),
-                "status": mapping.canonical_status_from_jira(issue.status, issue.resolution),
-                "internal_reference": canonical_issue_key(issue.key),
-                "cvss": canonical_cvss(issue.cvss) or "",
-            }
-        else:
-            return False
-        bases: dict[FieldName, str | None] = {
-            "severity": link.base_severity,
-            "status": link.base_status,
-            "internal_reference": link.base_internal_reference,
-            "cvss": link.base_cvss if link.base_cvss is not None else "",
-        }
-        return all(
-            values[name] == bases[name] for name in FIELDS if mapping.rule(name).direction != "off"
-        )
-
-    def _one_way_fields_agree(self, link: LinkRecord, submission: Submission) -> bool:
-        """Whether a listed submission shows nothing new for the fields that flow to Jira
-        only: no payout since the last one written, no unlinked duplicate relation, and
-        (when the description follows the report) no new version at all."""
-        mapping = self._mapping
-        if mapping.rule("description").direction != "off":
-            return False  # only the detail tells whether the report changed
-        total = submission.total_payout
-        written = link.base_payout_total or "0.00"
-        if mapping.rule("payouts").direction != "off" and total is not None:
-            return f"{total:.2f}" == written and self._duplicate_agrees(link, submission)
-        return self._duplicate_agrees(link, submission)
-
-    def _duplicate_agrees(self, link: LinkRecord, submission: Submission) -> bool:
-        duplicate = (submission.close_reason or "").strip().casefold() == "duplicate"
-        return not (
-            duplicate
-            and self._mapping.rule("duplicate").direction != "off"
-            and link.base_duplicate is None
-        )
+            return submission_agrees(link_view(link), submission, self._mapping)
+        if issue is not None:
+            return issue_agrees(link_view(link), issue, self._mapping)
+        return False
 
     def _issue_for(self, link: LinkRecord) -> Issue | None:
         """The link's issue by a direct (strongly consistent) GET; None if unreadable."""
@@ -326,12 +299,14 @@ class Engine:
     # -- full pass --------------------------------------------------------------------
 
     def full_pass(self, progress: Progress | None = None) -> Summary:
-        """Backfill and reconcile everything. Reads both sides completely first."""
+        """Backfill and reconcile everything: every submission (one Intigriti request,
+        read as a stream) against every tagged issue (one paged Jira search), a chunk
+        of submissions and their link rows at a time."""
         summary = Summary()
         with priority(Priority.BACKFILL):
             read_at = utcnow()
             try:
-                batch = self.intigriti.changed_submissions(None)
+                listing = self.intigriti.all_submissions()
             except CredentialError:
                 raise
             except RemoteError as exc:
@@ -339,82 +314,77 @@ class Engine:
                 summary.failures["*intigriti*"] = str(exc)
                 summary.outcomes["failed"] += 1
                 return summary
-            jira_read_at = utcnow()
-            try:
-                issues = self.jira.changed_issues(None)
-                jira_ok = True
-            except CredentialError:
-                raise
-            except RemoteError as exc:
-                self._read_failed("jira", exc)
-                jira_ok = False
-                issues = None
-                # the pass cannot vouch for anything it could not compare
-                summary.failures["*jira*"] = f"Jira search failed: {exc}"
-                summary.outcomes["failed"] += 1
-            self._sweep = _Sweep(
-                frozenset(s.code for s in batch.submissions), batch.server_time or read_at
-            )
-            try:
-                self._sweep_items(batch, issues, jira_ok, summary, read_at, jira_read_at, progress)
-            finally:
-                self._sweep = None
+            with contextlib.closing(listing):
+                jira_read_at = utcnow()
+                try:
+                    issues = self.jira.changed_issues(None)
+                except CredentialError:
+                    raise
+                except RemoteError as exc:
+                    self._read_failed("jira", exc)
+                    issues = None
+                    # the pass cannot vouch for anything it could not compare
+                    summary.failures["*jira*"] = f"Jira search failed: {exc}"
+                    summary.outcomes["failed"] += 1
+                self._sweep = _Sweep(listing.codes, listing.server_time or read_at)
+                try:
+                    self._sweep_items(listing, issues, summary, read_at, jira_read_at, progress)
+                finally:
+                    self._sweep = None
+            listed = listing.count
+            del issues, listing
+        if listed >= RELEASE_MEMORY_AFTER:
+            # the daemon idles for hours after a large sweep: not at the sweep's peak RSS
+            release_memory()
         return summary
 
     def _sweep_items(
         self,
-        batch: SubmissionBatch,
+        listing: SubmissionListing,
         issues: IssueBatch | None,
-        jira_ok: bool,
         summary: Summary,
         read_at: datetime,
         jira_read_at: datetime,
         progress: Progress | None,
     ) -> None:
-        self._park(batch.failures, summary)
-        by_id: dict[str, Issue] = {}
-        by_code: dict[str, list[Issue]] = {}
-        if issues is not None:
-            for found in issues.issues:
-                by_id[found.id] = found
-                if found.submission_code:
-                    by_code.setdefault(found.submission_code.casefold(), []).append(found)
-        for tagged in by_code.values():
-            tagged.sort(key=_issue_order)
-        links = self.repository.links([s.code for s in batch.submissions])
-        total = len(batch.submissions)
-        for index, submission in enumerate(batch.submissions, start=1):
-            if self._should_stop():
-                break
-            link = links.get(submission.code)
-            issue: Issue | None
-            if link is not None and link.issue_id is not None:
-                issue = by_id.get(link.issue_id)
-                if issue is None and jira_ok:
-                    # moved out of the search's reach, or search lag: read it directly
-                    issue = self._issue_for(link)
-            elif jira_ok:
-                same_tag = by_code.get(submission.code.casefold())
-                issue = same_tag[0] if same_tag else None
-            else:
-                issue = None
-            if not jira_ok and (link is None or link.state == "creating"):
-                # never create while Jira cannot be searched: the issue may exist
-                summary.outcomes["skipped"] += 1
-            else:
-                self.executor.sync(submission.code, submission, issue, summary, links=links)
-            if progress is not None:
-                progress(index, total, submission.code)
-        if jira_ok and not self._should_stop():
-            self._report_duplicates(by_code, summary)
-        self._retry_deferred(summary, {s.code: s for s in batch.submissions})
+        index = _IssueIndex(issues.issues if issues is not None else ())
+        intigriti_read_at = listing.server_time or read_at
+        listed = WatermarkItems(intigriti_read_at)
+        #: the submissions whose items were deferred, to retry them with their snapshot
+        deferred: dict[str, Submission] = {}
+        seen = SeenMarks(self.repository)
+        done = 0
+        listed_so_far = 0
+        try:
+            for chunk in listing.chunks(SWEEP_CHUNK):
+                # items of other programs and unparsable ones count as done too, so the
+                # progress reaches the listing's total
+                listed_so_far = min(listed_so_far + SWEEP_CHUNK, listing.count)
+                if self._should_stop():
+                    break
+                self._park(chunk.failures, summary)
+                links = self.repository.links([s.code for s in chunk.submissions])
+                for submission in chunk.submissions:
+                    if self._should_stop():
+                        break
+                    listed.add(submission.code, submission.updated_at)
+                    self._sweep_one(submission, links, index, issues is not None, summary, seen)
+                    if submission.code in summary.deferred:
+                        deferred[submission.code] = submission
+                    done += 1
+                    if progress is not None:
+                        progress(done, listing.count, submission.code)
+                if progress is not None and done < listed_so_far and not self._should_stop():
+                    done = listed_so_far
+                    progress(done, listing.count, "")
+        finally:
+            if not self._dry_run:
+                seen.flush()
+        if issues is not None and not self._should_stop():
+            self._report_duplicates(index.by_code, summary)
+        self._retry_deferred(summary, deferred)
         if not self._should_stop():
-            self._record(
-                "intigriti",
-                summary,
-                ((s.code, s.updated_at) for s in batch.submissions),
-                read_at=batch.server_time or read_at,
-            )
+            self._record("intigriti", summary, listed, read_at=intigriti_read_at)
             if issues is not None:
                 self._record(
                     "jira",
@@ -424,6 +394,42 @@ class Engine:
                     follow_clock=True,
                 )
             self._record("sweep", summary)
+
+    def _sweep_one(
+        self,
+        submission: Submission,
+        links: dict[str, LinkRecord],
+        index: _IssueIndex,
+        jira_ok: bool,
+        summary: Summary,
+        seen: SeenMarks,
+    ) -> None:
+        link = links.get(submission.code)
+        issue: Issue | None
+        if link is not None and link.issue_id is not None:
+            issue = index.by_id.get(link.issue_id)
+            if issue is None and jira_ok:
+                # moved out of the search's reach, or search lag: read it directly
+                issue = self._issue_for(link)
+        elif jira_ok:
+            issue = index.first_tagged(submission.code)
+        else:
+            issue = None
+        if not jira_ok and (link is None or link.state == "creating"):
+            # never create while Jira cannot be searched: the issue may exist
+            summary.outcomes["skipped"] += 1
+            return
+        if (
+            link is not None
+            and issue is not None
+            and not link.attempts
+            and link.unmapped is None
+            and nothing_to_do(link_view(link), submission, issue, self._mapping)
+        ):
+            # the common case of a sweep: both sides as last agreed, so no plan to build
+            self.executor.converged(link, submission, issue, summary, seen)
+            return
+        self.executor.sync(submission.code, submission, issue, summary, links=links, seen=seen)
 
     def _report_duplicates(self, by_code: dict[str, list[Issue]], summary: Summary) -> None:
         """Several issues tagged with one submission: never silent, never deleted."""

@@ -52,7 +52,7 @@ from syncd.errors import (
     WriteWithdrawn,
 )
 from syncd.records import Issue, NewIssue, Submission
-from syncd.store.repository import AuditEntry, ClaimTerms, LinkRecord, Repository
+from syncd.store.repository import AuditEntry, ClaimTerms, LinkRecord, Repository, SeenMark
 from syncd.sync.describe import describe_plan
 from syncd.sync.mapping import Mapping as SyncMapping
 from syncd.sync.mapping import creation_rules
@@ -244,6 +244,28 @@ def _newer(value: datetime | None, known: datetime | None, latest: datetime) -> 
     return value
 
 
+class SeenMarks:
+    """Versions a sweep found in agreement, written in bulk every ``size`` marks.
+
+    A mark only spares a later poll a look; marks lost to a crash before the flush cost
+    that look and nothing else, so they need not be written one commit per link.
+    """
+
+    def __init__(self, repository: Repository, size: int = 500) -> None:
+        self._repository = repository
+        self._size = size
+        self._marks: list[SeenMark] = []
+
+    def add(self, code: str, intigriti: datetime | None, jira: datetime | None) -> None:
+        self._marks.append((code, intigriti, jira))
+        if len(self._marks) >= self._size:
+            self.flush()
+
+    def flush(self) -> None:
+        marks, self._marks = self._marks, []
+        self._repository.mark_seen_many(marks)
+
+
 #: ``links`` argument meaning "read the link row yourself"
 _READ = None
 
@@ -285,13 +307,32 @@ class Executor:
         summary: Summary,
         *,
         links: Mapping[str, LinkRecord] | None = _READ,
+        seen: SeenMarks | None = None,
     ) -> Outcome:
         """Plan from this snapshot and, if anything differs, claim, re-read and execute.
 
         ``links``: the cycle's bulk read of link rows, when it made one (a code missing
-        from it has no link); otherwise the row is read here.
+        from it has no link); otherwise the row is read here. ``seen``: where a sweep
+        collects the versions found in agreement, to write them in bulk (otherwise each
+        is written at once).
         """
-        return self._run(code, submission, issue, summary, links=links, look=False)
+        return self._run(code, submission, issue, summary, links=links, look=False, seen=seen)
+
+    def converged(
+        self,
+        link: LinkRecord,
+        submission: Submission,
+        issue: Issue,
+        summary: Summary,
+        seen: SeenMarks | None = None,
+    ) -> Outcome:
+        """An item the caller found in agreement on both sides (``agreement.nothing_to_do``):
+        counted, and its versions marked seen, without planning it."""
+        summary.items += 1
+        summary.outcomes["converged"] += 1
+        if not self.options.dry_run:
+            self._mark_seen(link, submission, issue, seen)
+        return "converged"
 
     def refresh(
         self, code: str, summary: Summary, *, submission: Submission | None = None
@@ -312,11 +353,12 @@ class Executor:
         *,
         links: Mapping[str, LinkRecord] | None,
         look: bool,
+        seen: SeenMarks | None = None,
     ) -> Outcome:
         summary.items += 1
         hold = _Hold(secrets.token_hex(16))
         try:
-            outcome = self._sync(code, submission, issue, summary, links, look, hold)
+            outcome = self._sync(code, submission, issue, summary, links, look, hold, seen)
         except CredentialError:
             raise
         except _StopItem as stop:
@@ -370,6 +412,7 @@ class Executor:
         links: Mapping[str, LinkRecord] | None,
         look: bool,
         hold: _Hold,
+        seen: SeenMarks | None = None,
     ) -> Outcome:
         link = links.get(code) if links is not None else self.repository.get_link(code)
         if link is not None and link.state == "orphaned":
@@ -429,7 +472,7 @@ class Executor:
                 if link is not None and link.issue_id and (submission is None or issue is None):
                     # a side was not read: nothing is known to agree, nothing is marked
                     return "changed" if changed else "skipped"
-                self._mark_seen(link, submission, issue)
+                self._mark_seen(link, submission, issue, seen)
                 self._clear_failure(link)
                 return self._finish(link, current, summary, changed)
             for note in current.notes:
@@ -531,6 +574,7 @@ class Executor:
         link: LinkRecord | None,
         submission: Submission | None,
         issue: Issue | None,
+        seen: SeenMarks | None = None,
     ) -> None:
         """Remember which version of each side is reconciled, so polls skip it for free.
 
@@ -546,6 +590,9 @@ class Executor:
         )
         jira_seen = _newer(issue.updated_at if issue else None, link.jira_seen_at, latest)
         if intigriti_seen is None and jira_seen is None:
+            return
+        if seen is not None:
+            seen.add(link.submission_code, intigriti_seen, jira_seen)
             return
         self.repository.mark_seen(
             link.submission_code, intigriti_seen_at=intigriti_seen, jira_seen_at=jira_seen

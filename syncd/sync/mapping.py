@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from functools import cached_property
 from typing import Literal, get_args
 
@@ -218,12 +219,20 @@ class Mapping:
     def rule(self, field_name: FieldName) -> FieldRule:
         """The field's rule; ``off`` where what it needs is not configured (a CVSS field
         for cvss, a payout target for payouts)."""
-        rule: FieldRule = getattr(self.fields, field_name)
-        if (field_name == "cvss" and not self.cvss_field) or (
-            field_name == "payouts" and not self.payout_target
-        ):
-            return replace(rule, direction="off")
-        return rule
+        return self._rules[field_name]
+
+    @cached_property
+    def _rules(self) -> dict[str, FieldRule]:
+        # asked several times per link and plan: worked out once per mapping
+        rules: dict[str, FieldRule] = {}
+        for item in dataclass_fields(self.fields):
+            rule: FieldRule = getattr(self.fields, item.name)
+            if (item.name == "cvss" and not self.cvss_field) or (
+                item.name == "payouts" and not self.payout_target
+            ):
+                rule = replace(rule, direction="off")
+            rules[item.name] = rule
+        return rules
 
     # -- severity ---------------------------------------------------------------------------
 

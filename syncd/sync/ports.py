@@ -7,7 +7,7 @@ Every method raises only ``syncd.errors`` exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -23,6 +23,45 @@ from syncd.records import (
 )
 
 
+class SubmissionListing(Protocol):
+    """Every submission of one full read, handed out a chunk at a time, so that a sweep
+    never holds them all. Close it when done (it may own a temporary file)."""
+
+    #: the server's clock when it answered, None when it gave none
+    server_time: datetime | None
+    #: the code of every item listed (the polls leave their creation to the sweep)
+    codes: frozenset[str]
+    #: how many items the listing holds (parsable or not)
+    count: int
+
+    def chunks(self, size: int) -> Iterator[SubmissionBatch]:
+        """The listing in order, ``size`` items at a time, each chunk parsed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class BatchListing:
+    """A listing over a batch already in memory (small reads, and test fakes)."""
+
+    def __init__(self, batch: SubmissionBatch) -> None:
+        self._batch = batch
+        self.server_time = batch.server_time
+        self.codes = frozenset(s.code for s in batch.submissions) | frozenset(
+            f.item for f in batch.failures
+        )
+        self.count = len(batch.submissions) + len(batch.failures)
+
+    def chunks(self, size: int) -> Iterator[SubmissionBatch]:
+        submissions = self._batch.submissions
+        yield SubmissionBatch(submissions=submissions[:size], failures=self._batch.failures)
+        for start in range(size, len(submissions), size):
+            yield SubmissionBatch(submissions=submissions[start : start + size])
+
+    def close(self) -> None:
+        pass
+
+
 class IntigritiSide(Protocol):
     """What the sync core asks of Intigriti."""
 
@@ -32,6 +71,10 @@ class IntigritiSide(Protocol):
 
     def changed_submissions(self, since: datetime | None) -> SubmissionBatch:
         """Submissions updated at or after ``since`` (all when None), in one request."""
+        ...
+
+    def all_submissions(self) -> SubmissionListing:
+        """Every submission, in one request, read as a stream (the full sweep's read)."""
         ...
 
     def get_submission(self, code: str) -> Submission:

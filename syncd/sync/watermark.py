@@ -19,7 +19,7 @@ Pure: the engine stores the result (``Repository.cycle_succeeded``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,6 +63,31 @@ def advance(
     if newest is None or (current is not None and newest <= current):
         return Advance(current, tuple(future))
     return Advance(newest, tuple(future))
+
+
+class WatermarkItems:
+    """The (key, updated) pairs of a long read, folded as they come to what
+    :func:`advance` looks at: the newest not after the read, and every one after it.
+
+    Iterating gives :func:`advance` the same answer as the whole list would, without
+    holding one pair per item of a 100,000-item listing.
+    """
+
+    def __init__(self, read_at: datetime) -> None:
+        self._limit = read_at + FUTURE_TOLERANCE
+        self._newest: tuple[str, datetime] | None = None
+        self._future: list[tuple[str, datetime]] = []
+
+    def add(self, key: str, updated: datetime) -> None:
+        if updated > self._limit:
+            self._future.append((key, updated))
+        elif self._newest is None or updated > self._newest[1]:
+            self._newest = (key, updated)
+
+    def __iter__(self) -> Iterator[tuple[str, datetime]]:
+        if self._newest is not None:
+            yield self._newest
+        yield from self._future
 
 
 def clock_went_back(watermark: datetime | None, read_at: datetime) -> bool:

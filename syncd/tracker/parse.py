@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +96,10 @@ def duplicated_keys(fields: Mapping[str, Any], link_type: str) -> tuple[str, ...
     return tuple(keys)
 
 
+def _intern(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
+
+
 def parse_issue(
     raw: Mapping[str, Any],
     *,
@@ -144,16 +149,18 @@ def parse_issue(
             value = value.get("value")
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             cvss = str(value)
+    # a full search holds every issue at once: the few names that repeat across them are
+    # kept once each (interned), not once per issue
     return Issue(
         id=str(issue_id),
         key=key,
-        project=project_key,
-        status=status,
-        priority=priority,
-        resolution=resolution,
+        project=sys.intern(project_key),
+        status=sys.intern(status),
+        priority=_intern(priority),
+        resolution=_intern(resolution),
         updated_at=updated,
         submission_code=submission_code(raw, label, property_key),
-        cvss=cvss,
+        cvss=_intern(cvss),
         url=f"{browse_base}/browse/{key}",
         duplicates=duplicated_keys(fields, duplicate_link_type),
     )

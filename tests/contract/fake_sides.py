@@ -17,6 +17,7 @@ from typing import Literal
 
 from syncd.errors import AmbiguousWrite, NotFound, TransientError
 from syncd.records import Issue, IssueBatch, NewIssue, Submission, SubmissionBatch
+from syncd.sync.ports import BatchListing
 
 Fault = Literal["transient", "ambiguous", "crash_before", "crash_after"]
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -110,6 +111,9 @@ class FakeIntigriti:
             s for s in self.submissions.values() if since is None or s.updated_at >= since
         )
         return SubmissionBatch(found, server_time=self.clock())
+
+    def all_submissions(self) -> BatchListing:
+        return BatchListing(self.changed_submissions(None))
 
     def get_submission(self, code: str) -> Submission:
         if self.faults.crashed:

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from syncd.records import OAuthToken
+from syncd.store import migrate
 from syncd.store.instances import InstanceRegistry
 from syncd.store.repository import AuditEntry, ClaimTerms, Repository, StoreConflict
 from syncd.store.tables import Base
@@ -33,6 +34,25 @@ def test_migrations_match_models(repository: Repository) -> None:
 def test_upgrade_is_idempotent_and_current(repository: Repository) -> None:
     repository.upgrade()
     assert repository.is_current()
+
+
+def test_the_head_revision_constant_is_the_scripts_head(repository: Repository) -> None:
+    # the fast "is it current?" check compares with the constant, without Alembic
+    assert migrate.scripts_head_revision() == migrate.HEAD_REVISION
+    with repository.engine.connect() as connection:
+        alembic_says = MigrationContext.configure(connection).get_current_revision()
+    assert migrate.current_revision(repository.engine) == alembic_says == migrate.HEAD_REVISION
+
+
+def test_an_old_schema_is_migrated_and_a_new_one_is_not_current(database_url: str) -> None:
+    repo = Repository(database_url)
+    try:
+        assert migrate.current_revision(repo.engine) is None
+        assert not repo.is_current()
+        repo.upgrade()
+        assert repo.is_current()
+    finally:
+        repo.close()
 
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -192,6 +212,22 @@ def test_mark_seen_only_moves_forward(repository: Repository) -> None:
     repository.mark_seen("S-1", intigriti_seen_at=NOW, jira_seen_at=None)
     link = repository.get_link("S-1")
     assert link is not None and (link.intigriti_seen_at, link.jira_seen_at) == (later, later)
+
+
+def test_mark_seen_many_marks_each_link_and_only_moves_forward(repository: Repository) -> None:
+    for n in (1, 2, 3):
+        _linked(repository, f"S-{n}", f"6000{n}", f"SEC-6{n}")
+    later = NOW + timedelta(minutes=5)
+    repository.mark_seen("S-1", intigriti_seen_at=later, jira_seen_at=later)
+    repository.mark_seen_many(
+        [("S-1", NOW, NOW), ("S-2", later, None), ("S-3", None, later), ("S-404", NOW, NOW)]
+    )
+    seen = {
+        code: (link.intigriti_seen_at, link.jira_seen_at)
+        for code, link in repository.links(["S-1", "S-2", "S-3"]).items()
+    }
+    assert seen == {"S-1": (later, later), "S-2": (later, None), "S-3": (None, later)}
+    repository.mark_seen_many([])  # nothing to write is not an error
 
 
 def test_duplicate_tags_are_replaced_by_each_complete_search(repository: Repository) -> None:

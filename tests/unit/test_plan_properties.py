@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.records import Issue, Submission, SubmissionReport
+from syncd.sync.agreement import nothing_to_do
 from syncd.sync.describe import describe_plan
 from syncd.sync.mapping import FieldRule, FieldRules, Mapping, default_mapping
 from syncd.sync.plan import (
@@ -371,3 +372,47 @@ def test_a_submission_lifecycle_plans_each_change_once() -> None:
     world.intigriti(severity="Exceptional")  # both changed, to the same class
     step([RecordBase])
     assert world.link.bases == Bases("Critical", "closed:resolved", "APP-3")
+
+
+def _plans_nothing(link: LinkView, submission: Submission, issue: Issue, mapping: Mapping) -> bool:
+    result = plan(link, submission, issue, mapping, now=T0)
+    return not result.actions and not result.unmapped and not result.needs_detail
+
+
+@FAST
+@given(links(), submissions(), issues(), mappings)
+def test_the_sweep_skips_planning_only_where_the_plan_would_be_empty(
+    link: LinkView, submission: Submission, issue: Issue, mapping: Mapping
+) -> None:
+    """``agreement.nothing_to_do`` lets the sweep skip the planner: whenever it says so,
+    on a random state or on the settled state a perfect executor reaches, the plan is
+    empty (no action, nothing unmapped, no detail needed)."""
+    world = World(link, submission, issue)
+    states = [(world.link, world.submission, world.issue)]
+    for _round in range(3):
+        world.apply(world.plan(mapping))
+        states.append((world.link, world.submission, world.issue))
+    for state in states:
+        if nothing_to_do(*state, mapping):
+            assert _plans_nothing(*state, mapping), state
+
+
+def test_a_settled_link_is_one_the_sweep_need_not_plan() -> None:
+    # the property above is not vacuous: the usual settled link does take the short cut
+    submission = Submission(
+        code="ACME-1", program_id="prog-1", title="XSS", status="Triage", close_reason=None,
+        severity="High", cvss_vector=None, cvss_score=None, internal_reference="SEC-1",
+        internal_reference_url=None, created_at=T0, updated_at=T0,
+    )
+    issue = Issue(
+        id="10001", key="SEC-1", project="SEC", status="To Do", priority="High",
+        resolution=None, updated_at=T0, submission_code="ACME-1",
+    )
+    link = LinkView(
+        submission_code="ACME-1", program_id="prog-1", issue_id="10001", issue_key="SEC-1",
+        state="linked", bases=Bases(severity="High", status="new", internal_reference="SEC-1"),
+    )
+    assert nothing_to_do(link, submission, issue, BASE_MAPPING)
+    assert _plans_nothing(link, submission, issue, BASE_MAPPING)
+    moved = dataclasses.replace(issue, priority="Low")
+    assert not nothing_to_do(link, submission, moved, BASE_MAPPING)

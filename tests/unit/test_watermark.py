@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.sync.watermark import FUTURE_TOLERANCE, advance, trusted_seen
+from syncd.sync.watermark import FUTURE_TOLERANCE, WatermarkItems, advance, trusted_seen
 
 READ = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 YEAR_2099 = datetime(2099, 1, 1, tzinfo=UTC)
@@ -73,3 +73,21 @@ def test_the_watermark_never_lies_after_the_read(
     assert {key for key, _ in moved.future} == {
         key for key, when in items if when > READ + FUTURE_TOLERANCE
     }
+
+
+@given(
+    offsets=st.lists(st.integers(min_value=-86400, max_value=86400 * 30), max_size=40),
+    current_offset=st.none() | st.integers(min_value=-86400, max_value=86400 * 30),
+    follow_clock=st.booleans(),
+)
+def test_folded_items_move_the_watermark_as_the_whole_list_does(
+    offsets: list[int], current_offset: int | None, follow_clock: bool
+) -> None:
+    items = [(f"S-{n}", READ + timedelta(seconds=o)) for n, o in enumerate(offsets)]
+    current = None if current_offset is None else READ + timedelta(seconds=current_offset)
+    folded = WatermarkItems(READ)
+    for key, updated in items:
+        folded.add(key, updated)
+    assert advance(current, folded, READ, follow_clock=follow_clock) == advance(
+        current, items, READ, follow_clock=follow_clock
+    )
