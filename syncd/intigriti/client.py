@@ -269,16 +269,27 @@ class IntigritiClient:
             sink: IO[bytes] = on_failure.enter_context(
                 tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
             )
-            response = self._retrying(label, idempotent=True)(
-                self._send_authenticated,
-                "GET",
-                url,
-                label,
-                params,
-                None,
-                idempotent=True,
-                sink=sink,
-            )
+            try:
+                response = self._retrying(label, idempotent=True)(
+                    self._send_authenticated,
+                    "GET",
+                    url,
+                    label,
+                    params,
+                    None,
+                    idempotent=True,
+                    sink=sink,
+                )
+            except OSError as exc:
+                # the spool went to disk and the disk refused (full, read-only): a failed
+                # read of this cycle, said plainly, not a crash
+                raise TransientError(
+                    f"{label}: the answer could not be written to the temporary directory"
+                    f" ({tempfile.gettempdir()}): {exc.strerror or exc}; free space there or"
+                    " point TMPDIR elsewhere",
+                    system=SYSTEM,
+                    route=label,
+                ) from None
             on_failure.pop_all()  # the caller owns the file now
         sink.seek(0)
         return sink, parse_http_date(response.headers.get("date"))

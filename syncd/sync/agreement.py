@@ -66,6 +66,8 @@ def nothing_to_do(
     for name in ("severity", "status"):
         if mapping.rule(name).direction != "off" and bases.get(name) is None:
             return False
+    if mapping.rule("payouts").direction != "off" and bases.payout_total is None:
+        return False  # no payout recorded yet: the planner reads the detail once to say
     return submission_agrees(link, submission, mapping) and issue_agrees(link, issue, mapping)
 
 

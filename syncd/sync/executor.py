@@ -263,7 +263,13 @@ class SeenMarks:
 
     def flush(self) -> None:
         marks, self._marks = self._marks, []
-        self._repository.mark_seen_many(marks)
+        if not marks:
+            return
+        try:
+            self._repository.mark_seen_many(marks)
+        except StoreError as exc:
+            # never a reason to fail an item or the sweep: the next polls look again
+            log.warning("seen_marks_not_saved", count=len(marks), error=str(exc))
 
 
 #: ``links`` argument meaning "read the link row yourself"

@@ -82,6 +82,18 @@ def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None
             timeout=120,
             what="the start-up sweep",
         )
+        # then one poll of each side, which makes the one-time reads of a first poll (the
+        # Jira user's time zone, for the change query's date literal): a fast sweep may
+        # end before any poll ran, and those reads must not be counted as idle cost
+        swept = datetime.now(UTC)
+        wait_for(
+            lambda: (
+                (last_success(e2e, "jira") or started) > swept
+                and (last_success(e2e, "intigriti") or started) > swept
+            ),
+            timeout=30,
+            what="a first poll of each side",
+        )
         e2e.reset_counters()
         measured_from = datetime.now(UTC)
         wait_for(
