@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconcile_bench import requests
+from reconcile_bench import requests, running_daemon
 from seed import seed_world
 from sqlalchemy import create_engine, text
 
@@ -69,16 +66,8 @@ def bench(links: int, idle_seconds: int) -> dict[str, Any]:
             overrides={"jira": {"requests_per_minute": 60000}},
         )
         try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
             started = datetime.now(UTC)
-            log = (workdir / "daemon.log").open("w")
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "syncd", "--config", str(config), "run"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-            try:
+            with running_daemon(config, workdir / "daemon.log") as daemon:
                 began = time.monotonic()
                 while not sweep_finished_after(database_url, started):
                     if daemon.poll() is not None:
@@ -96,10 +85,6 @@ def bench(links: int, idle_seconds: int) -> dict[str, Any]:
                 peak = status_kib(daemon.pid, "VmHWM")
                 idle_cpu = cpu_seconds(daemon.pid) - sweep_cpu
                 idle_requests = requests(world)
-            finally:
-                daemon.send_signal(signal.SIGTERM)
-                daemon.wait(timeout=120)
-                log.close()
             return {
                 "links": links,
                 "start-up sweep wall seconds": round(sweep_wall, 1),

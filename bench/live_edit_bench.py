@@ -14,16 +14,12 @@ landed (the edit must not wait for the backfill: far fewer than all of them).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from reconcile_bench import OPEN_STATUSES, SEVERITIES, syncd
+from reconcile_bench import OPEN_STATUSES, SEVERITIES, running_daemon, syncd
 
 from syncd.simulators.world import start_world
 
@@ -71,15 +67,7 @@ def bench(backfill: int, write_rate: int, poll: int, linked_first: int) -> dict[
             syncd(config, "run", "--reconcile")
             target = first[0]
             new = seed(world, backfill)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-            log = (workdir / "daemon.log").open("w")
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "syncd", "--config", str(config), "run"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-            try:
+            with running_daemon(config, workdir / "daemon.log"):
                 wait(lambda: linked_count(world, new) >= 20, 600, "the backfill's first issues")
                 at_edit = linked_count(world, new)
                 current = world.intigriti.control.submission(target)["severity"]
@@ -95,10 +83,6 @@ def bench(backfill: int, write_rate: int, poll: int, linked_first: int) -> dict[
                 )
                 latency = time.monotonic() - edited
                 at_landing = linked_count(world, new)
-            finally:
-                daemon.send_signal(signal.SIGTERM)
-                daemon.wait(timeout=120)
-                log.close()
             return {
                 "backfill submissions": backfill,
                 "Intigriti write quota per minute": write_rate,

@@ -26,13 +26,16 @@ cycle exactly. Numbers go to stdout as a markdown table; bench/RESULTS.md keeps 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,24 @@ usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"code": code, "cpu": usage.ru_utime + usage.ru_stime,
                   "maxrss_kib": usage.ru_maxrss}), file=sys.stderr)
 """
+
+
+@contextlib.contextmanager
+def running_daemon(config: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`syncd run` as a subprocess (its output to ``log_path``), stopped by SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "--config", str(config), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            yield daemon
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=120)
 
 
 def syncd(config: Path, *args: str) -> tuple[str, float, float, int]:

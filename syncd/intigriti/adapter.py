@@ -138,13 +138,7 @@ class IntigritiAdapter:
         batch = replace(
             parse.submission_batch(body, programs=self._programs), server_time=server_time
         )
-        for failure in batch.failures:
-            log.warning(
-                "intigriti_item_unparsable",
-                item=failure.item,
-                field=failure.field,
-                message=failure.message,
-            )
+        parse.log_unparsable(batch)
         return batch
 
     def all_submissions(self) -> StreamedListing:

@@ -81,13 +81,7 @@ class StreamedListing:
             batch = parse.submission_batch(
                 raw, programs=self._programs, route=ROUTE, offset=offset
             )
-            for failure in batch.failures:
-                log.warning(
-                    "intigriti_item_unparsable",
-                    item=failure.item,
-                    field=failure.field,
-                    message=failure.message,
-                )
+            parse.log_unparsable(batch)
             yield batch
             offset += len(raw)
 

@@ -344,6 +344,17 @@ def submission_batch(
     return SubmissionBatch(submissions=tuple(parsed), failures=tuple(failures))
 
 
+def log_unparsable(batch: SubmissionBatch) -> None:
+    """One warning per item a list read could not parse (the item is parked, not lost)."""
+    for failure in batch.failures:
+        log.warning(
+            "intigriti_item_unparsable",
+            item=failure.item,
+            field=failure.field,
+            message=failure.message,
+        )
+
+
 def submission_detail(body: object) -> Submission:
     """A SubmissionDetails object -> Submission with its report; ItemError when malformed."""
     try:

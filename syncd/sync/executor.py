@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, Protocol
 
 import structlog
 
@@ -244,6 +244,12 @@ def _newer(value: datetime | None, known: datetime | None, latest: datetime) -> 
     return value
 
 
+class SeenMarksStore(Protocol):
+    """Where seen marks are written (``Repository``)."""
+
+    def mark_seen_many(self, marks: Sequence[SeenMark]) -> None: ...
+
+
 class SeenMarks:
     """Versions a sweep found in agreement, written in bulk every ``size`` marks.
 
@@ -251,7 +257,7 @@ class SeenMarks:
     that look and nothing else, so they need not be written one commit per link.
     """
 
-    def __init__(self, repository: Repository, size: int = 500) -> None:
+    def __init__(self, repository: SeenMarksStore, size: int = 500) -> None:
         self._repository = repository
         self._size = size
         self._marks: list[SeenMark] = []

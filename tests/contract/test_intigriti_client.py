@@ -437,3 +437,67 @@ def test_adapter_options_are_frozen(sim: IntigritiSimulator) -> None:
     options = options_for(sim.base_url)
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.api_url = "elsewhere"  # type: ignore[misc]
+
+
+# -- the full listing read as a stream (all_submissions): the same submissions and
+# failures as the one-shot read, in chunks, from a body never held whole in memory ------
+
+
+def test_the_stream_gives_what_the_one_shot_read_gives_in_chunks(
+    sim: IntigritiSimulator, program: dict[str, Any], adapter: IntigritiAdapter
+) -> None:
+    codes = sim.control.seed_submissions(program["id"], 23)
+    broken = codes[7]
+    sim.control.set_malformed(broken, "bad_shape")
+    whole = adapter.changed_submissions(None)
+
+    listing = adapter.all_submissions()
+    try:
+        chunks = list(listing.chunks(5))
+    finally:
+        listing.close()
+
+    assert listing.codes == frozenset(codes)
+    assert listing.count == 23
+    assert [len(c.submissions) + len(c.failures) for c in chunks] == [5, 5, 5, 5, 3]
+    streamed = [s for c in chunks for s in c.submissions]
+    assert streamed == list(whole.submissions)
+    assert [f for c in chunks for f in c.failures] == list(whole.failures)
+    assert [f.item for c in chunks for f in c.failures] == [broken]
+    assert listing.server_time is not None
+    assert sim.control.count("GET", "/submissions") == 2  # one read each
+
+
+def test_a_body_that_is_not_json_fails_before_any_chunk(
+    sim: IntigritiSimulator, program: dict[str, Any], adapter: IntigritiAdapter
+) -> None:
+    sim.control.seed_submissions(program["id"], 3)
+    sim.control.set_malformed(sim.control.seed_submissions(program["id"], 1)[0], "invalid_json")
+    with pytest.raises(MalformedResponse) as info:
+        adapter.all_submissions()
+    assert info.value.route == "GET /submissions"
+
+
+def test_a_half_body_is_malformed_as_in_the_one_shot_read(
+    sim: IntigritiSimulator, program: dict[str, Any], adapter: IntigritiAdapter
+) -> None:
+    sim.control.seed_submissions(program["id"], 40)
+    sim.control.truncate_next(2, route="GET /submissions")
+    with pytest.raises(MalformedResponse):
+        adapter.changed_submissions(None)
+    with pytest.raises(MalformedResponse):
+        adapter.all_submissions()
+
+
+def test_a_dropped_answer_is_asked_again_and_the_file_holds_one_answer(
+    sim: IntigritiSimulator, program: dict[str, Any], adapter: IntigritiAdapter
+) -> None:
+    codes = sim.control.seed_submissions(program["id"], 40)
+    sim.control.drop_after_commit(1, route="GET /submissions")
+    listing = adapter.all_submissions()
+    try:
+        streamed = [s.code for c in listing.chunks(100) for s in c.submissions]
+    finally:
+        listing.close()
+    assert sorted(streamed) == sorted(codes)
+    assert sim.control.count("GET", "/submissions") >= 2  # the dropped one and the retry

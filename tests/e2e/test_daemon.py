@@ -43,6 +43,14 @@ def stop(process: subprocess.Popen[str], log: Path) -> tuple[int, str, float]:
     return process.returncode, log.read_text(), time.monotonic() - started
 
 
+def wait_for_a_poll_of_each_side(e2e: E2E, after: datetime, what: str) -> None:
+    def polled(source: str) -> bool:
+        done = last_success(e2e, source)
+        return done is not None and done > after
+
+    wait_for(lambda: polled("jira") and polled("intigriti"), timeout=30, what=what)
+
+
 def last_success(e2e: E2E, source: str) -> datetime | None:
     rows = e2e.query(f"SELECT last_success_at FROM cursors WHERE source = '{source}'")
     if not rows or rows[0]["last_success_at"] is None:
@@ -85,25 +93,10 @@ def test_idle_cycles_with_1000_links_cost_one_request_per_side(e2e: E2E) -> None
         # then one poll of each side, which makes the one-time reads of a first poll (the
         # Jira user's time zone, for the change query's date literal): a fast sweep may
         # end before any poll ran, and those reads must not be counted as idle cost
-        swept = datetime.now(UTC)
-        wait_for(
-            lambda: (
-                (last_success(e2e, "jira") or started) > swept
-                and (last_success(e2e, "intigriti") or started) > swept
-            ),
-            timeout=30,
-            what="a first poll of each side",
-        )
+        wait_for_a_poll_of_each_side(e2e, datetime.now(UTC), "a first poll of each side")
         e2e.reset_counters()
         measured_from = datetime.now(UTC)
-        wait_for(
-            lambda: (
-                (last_success(e2e, "jira") or started) > measured_from
-                and (last_success(e2e, "intigriti") or started) > measured_from
-            ),
-            timeout=30,
-            what="a poll of each side",
-        )
+        wait_for_a_poll_of_each_side(e2e, measured_from, "a poll of each side")
         time.sleep(4)  # a few more idle cycles to measure
     finally:
         code, stderr, took = stop(daemon, log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -55,12 +56,12 @@ def test_a_body_neither_parser_reads_is_malformed(body: bytes, says: str) -> Non
 
 
 class _BusyRepository:
-    def mark_seen_many(self, marks: list[SeenMark]) -> None:
+    def mark_seen_many(self, marks: Sequence[SeenMark]) -> None:
         raise DatabaseBusy("the database is busy")
 
 
 def test_seen_marks_that_cannot_be_saved_are_dropped_with_a_warning() -> None:
-    marks = SeenMarks(_BusyRepository(), size=2)  # type: ignore[arg-type]
+    marks = SeenMarks(_BusyRepository(), size=2)
     with structlog.testing.capture_logs() as logs:
         marks.add("A-1", T0, None)
         marks.add("A-2", T0, T0)  # the flush at 2 fails, and nothing is raised
