@@ -234,7 +234,7 @@ def _start_up_checks(
     runtime: Runtime, *, budget_seconds: float | None, stop: threading.Event | None = None
 ) -> None:
     run_with_retries(
-        lambda: validate_against_jira(runtime.mapping, runtime.jira),
+        lambda: validate_against_jira(runtime.mapping, runtime.jira, runtime.settings),
         Target("Jira", runtime.jira.options.url),
         budget_seconds=budget_seconds,
         stop=stop or threading.Event(),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from syncd.errors import ConfigError, NotAllowed, NotFound, Rejected
 from syncd.intigriti.enums import CLOSE_REASON, SEVERITY, SUBMISSION_STATUS
@@ -474,3 +474,49 @@ def program_checks(settings: Settings, visible: Iterable[str]) -> list[CheckResu
         if program not in seen
     ]
     return results or [passed(name, f"{len(seen)} visible, every configured one among them")]
+
+
+class VisibilityLookup(Protocol):
+    """What the conversation check asks of Jira (the Jira adapter has both)."""
+
+    def project_roles(self, key: str) -> frozenset[str]: ...
+
+    def group_exists(self, name: str) -> bool: ...
+
+
+def conversation_checks(
+    settings: Settings, projects: Iterable[str], jira: VisibilityLookup
+) -> list[CheckResult]:
+    """Internal Intigriti notes land in Jira only restricted to the configured role or
+    group: it must exist (in every synced project, for a role), or nothing starts."""
+    conversation = settings.conversation
+    if conversation.direction == "off":
+        return [skipped("Conversation sync", "[conversation] direction is off")]
+    wanted = conversation.internal_visibility
+    key = "conversation.internal_visibility"
+    if conversation.internal_visibility_type == "group":
+        if jira.group_exists(wanted):
+            return [passed(f"Jira group {wanted}", "restricts comments from internal notes")]
+        return [
+            failed(
+                f"Jira group {wanted}",
+                key,
+                f"no Jira group is named {wanted!r}",
+                "name an existing group, or set internal_visibility_type = \"role\"",
+            )
+        ]
+    results: list[CheckResult] = []
+    for project in projects:
+        roles = jira.project_roles(project)
+        if wanted in roles:
+            results.append(passed(f"Jira role {wanted} in {project}", "restricts internal notes"))
+        else:
+            results.append(
+                failed(
+                    f"Jira role {wanted} in {project}",
+                    key,
+                    f"project {project} has no role {wanted!r} (roles: {_known(sorted(roles))})",
+                    "name one of the project's roles",
+                )
+            )
+    return results

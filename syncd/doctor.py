@@ -17,8 +17,10 @@ import httpx
 
 from syncd.checks import (
     CheckResult,
+    conversation_checks,
     failed,
     jira_checks,
+    mapped_projects,
     mapping_checks,
     passed,
     program_checks,
@@ -261,6 +263,7 @@ def _jira(settings: Settings, mapping: Mapping) -> list[CheckResult]:
         results = [passed(name, f"accepted by {section.url}")]
         try:
             results += jira_checks(mapping, jira)
+            results += conversation_checks(settings, mapped_projects(mapping), jira)
         except (CredentialError, RemoteError) as exc:
             results.append(failed("Jira", "jira.url", f"Jira failed a check: {exc}", unreachable))
         return results

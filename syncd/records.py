@@ -182,3 +182,59 @@ class OAuthToken:
     refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     scope: str = ""
+
+
+@dataclass(frozen=True)
+class MessageAttachment:
+    """A file attached to a message: linked from Jira, never copied."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a submission's conversation (an Intigriti "Message" event).
+
+    ``key`` identifies it across reads: the API gives message events no id, so the
+    adapter derives one from what never changes (see ``syncd.intigriti.parse``).
+    ``text`` is written by a researcher or a triager: untrusted. ``internal`` messages
+    are the company's notes, which a researcher never sees.
+    """
+
+    key: str
+    created_at: datetime
+    author: str
+    author_role: str | None
+    internal: bool
+    text: str
+    attachments: tuple[MessageAttachment, ...] = ()
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One comment of a Jira issue.
+
+    ``restricted``: visible only to a role or group, or a Jira Service Management
+    internal note. ``mine``: written by the account syncd uses.
+    """
+
+    id: str
+    author: str
+    created_at: datetime
+    updated_at: datetime
+    body: str
+    restricted: bool
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class CommentVisibility:
+    """Who may read a Jira comment: ``type`` ``role`` or ``group``, ``value`` its name."""
+
+    type: str
+    value: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"type": self.type, "value": self.value}

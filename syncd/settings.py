@@ -274,6 +274,25 @@ class WebhookSettings(_Section):
     gap_seconds: float = Field(default=900, gt=0)
 
 
+class ConversationSettings(_Section):
+    """Messages on a submission <-> comments on its issue (``syncd.sync.conversation``).
+
+    Off unless turned on: internal Intigriti notes land in Jira only as restricted
+    comments, so turning it on needs a role or group that exists (checked at start).
+    """
+
+    #: ``both``, ``to_jira`` (messages become comments), ``to_intigriti`` (comments become
+    #: messages), ``off`` (neither)
+    direction: Literal["both", "to_jira", "to_intigriti", "off"] = "off"
+    #: a Jira comment that starts with this text (and is not restricted) is sent to the
+    #: researcher as an external message, the marker removed; every other comment becomes
+    #: an internal note
+    to_researcher_marker: str = Field(default="[to researcher]", min_length=1)
+    #: who may read the Jira comments made from internal Intigriti notes
+    internal_visibility_type: Literal["role", "group"] = "role"
+    internal_visibility: str = Field(default="Developers", min_length=1)
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -410,6 +429,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     http: HttpSettings = HttpSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    conversation: ConversationSettings = ConversationSettings()
 
     _config_file: Path | None = PrivateAttr(default=None)
 

@@ -11,13 +11,24 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from syncd.checks import jira_checks, mapping_checks, missing_sync_settings, raise_for_failures
+from syncd.checks import (
+    conversation_checks,
+    jira_checks,
+    mapped_projects,
+    mapping_checks,
+    missing_sync_settings,
+    raise_for_failures,
+)
 from syncd.errors import ConfigError, CredentialError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.intigriti.options import IntigritiOptions
+from syncd.records import CommentVisibility
 from syncd.settings import Settings, no_config_file_hint
+from syncd.store.conversation import ConversationLedger
 from syncd.store.engine import missing_database
 from syncd.store.repository import ClaimTerms, Repository
+from syncd.sync.conversation import ConversationOptions
+from syncd.sync.conversation_runner import ConversationRunner
 from syncd.sync.engine import Engine, EngineOptions
 from syncd.sync.executor import Executor, ExecutorOptions
 from syncd.sync.mapping import (
@@ -28,7 +39,6 @@ from syncd.sync.mapping import (
     default_mapping,
     pairs,
 )
-from syncd.sync.ports import JiraSide
 from syncd.tracker.adapter import JiraAdapter
 from syncd.tracker.markup import escape_wiki
 from syncd.tracker.options import JiraOptions
@@ -233,7 +243,9 @@ def _without_bootstrap(options: IntigritiOptions, repository: Repository) -> Int
     return replace(options, refresh_token=None)
 
 
-def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
+def validate_against_jira(
+    mapping: Mapping, jira: JiraAdapter, settings: Settings | None = None
+) -> None:
     """The start-up half of `syncd doctor`: every Jira project, issue type, status,
     priority, resolution and field named exists; every state is reachable.
 
@@ -241,7 +253,10 @@ def validate_against_jira(mapping: Mapping, jira: JiraSide) -> None:
     A transient failure (5xx, 429, timeout, connection refused) propagates as
     TransientError: the caller retries (see ``syncd.startup``).
     """
-    raise_for_failures(jira_checks(mapping, jira), "mapping does not fit Jira")
+    results = jira_checks(mapping, jira)
+    if settings is not None:
+        results += conversation_checks(settings, mapped_projects(mapping), jira)
+    raise_for_failures(results, "mapping does not fit Jira")
 
 
 def runtime_stats(intigriti: IntigritiAdapter, jira: JiraAdapter) -> dict[str, Any]:
@@ -264,6 +279,41 @@ def runtime_stats(intigriti: IntigritiAdapter, jira: JiraAdapter) -> dict[str, A
             for (route, outcome), count in sorted(intigriti.request_counts().items())
         },
     }
+
+
+def build_conversation(
+    settings: Settings,
+    repository: Repository,
+    intigriti: IntigritiAdapter,
+    jira: JiraAdapter,
+    *,
+    claims: ClaimTerms,
+    may_write: Callable[[], bool],
+) -> ConversationRunner | None:
+    """The messages <-> comments runner, or None when ``[conversation]`` is off."""
+    section = settings.conversation
+    if section.direction == "off":
+        return None
+    options = ConversationOptions(
+        to_jira=section.direction in ("both", "to_jira"),
+        to_intigriti=section.direction in ("both", "to_intigriti"),
+        marker=section.to_researcher_marker,
+        settle=timedelta(seconds=settings.sync.create_settle_seconds),
+    )
+    return ConversationRunner(
+        repository,
+        ConversationLedger(repository),
+        intigriti,
+        jira,
+        options,
+        visibility=CommentVisibility(
+            section.internal_visibility_type, section.internal_visibility
+        ),
+        escape=escape_wiki,
+        claims=claims,
+        overlap=timedelta(seconds=settings.sync.overlap_seconds),
+        may_write=may_write,
+    )
 
 
 @dataclass
@@ -308,7 +358,7 @@ def build_runtime(
         raise
     try:
         if validate:
-            validate_against_jira(mapping, jira)
+            validate_against_jira(mapping, jira, settings)
         executor = Executor(
             repository,
             intigriti,
@@ -334,6 +384,9 @@ def build_runtime(
             ),
             stats=lambda: runtime_stats(intigriti, jira),
             should_stop=should_stop,
+            conversation=build_conversation(
+                settings, repository, intigriti, jira, claims=claims, may_write=may_write
+            ),
         )
     except Exception:
         intigriti.close()

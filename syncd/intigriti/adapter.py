@@ -22,6 +22,7 @@ import structlog
 
 from syncd.errors import NotAllowed, Rejected
 from syncd.intigriti import enums, parse
+from syncd.intigriti import messages as conversation
 from syncd.intigriti.client import IntigritiClient, paced_rate
 from syncd.intigriti.filenames import attachment_name
 from syncd.intigriti.listing import StreamedListing
@@ -30,7 +31,14 @@ from syncd.intigriti.options import IntigritiOptions
 from syncd.intigriti.parse import SubmissionEvent
 from syncd.intigriti.tokens import TokenStore
 from syncd.quota import Priority, TokenBucket
-from syncd.records import Attachment, OAuthToken, Program, Submission, SubmissionBatch
+from syncd.records import (
+    Attachment,
+    Message,
+    OAuthToken,
+    Program,
+    Submission,
+    SubmissionBatch,
+)
 from syncd.sync.ports import DownloadedFile
 from syncd.tally import RequestTally
 
@@ -163,6 +171,14 @@ class IntigritiAdapter:
         params = None if since is None else {"CreatedSince": _epoch(since)}
         body = self.client.call("GET", route, path={"code": code}, params=params)
         return parse.events(body, code, f"GET {route}")
+
+    def messages(self, code: str, since: datetime | None = None) -> list[Message]:
+        """The submission's messages created at or after ``since`` (all when None), from
+        one events read; oldest first."""
+        route = "/submissions/{code}/events"
+        params = None if since is None else {"CreatedSince": _epoch(since)}
+        body = self.client.call("GET", route, path={"code": code}, params=params)
+        return conversation.messages(body, code, f"GET {route}")
 
     # -- writes --------------------------------------------------------------------------
 

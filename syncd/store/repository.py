@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import Engine, Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -33,6 +33,8 @@ from syncd.store.tables import (
     WebhookDeliveryRow,
 )
 from syncd.store.tokens import DatabaseTokenStore
+
+_T = TypeVar("_T")
 
 LinkState = Literal["creating", "linked", "blocked", "parked", "orphaned"]
 Field = Literal[
@@ -291,6 +293,12 @@ class Repository:
             raise StoreConflict(f"database constraint refused {what}") from exc
         except SQLAlchemyError as exc:
             raise self.errors.store_error(exc, what) from exc
+
+    def transaction(self, work: Callable[[Session], _T], *, what: str) -> _T:
+        """Run ``work`` in one transaction, errors translated as everywhere here (for
+        the store's other modules: ``syncd.store.conversation``)."""
+        result: _T = self._run(work, what=what)
+        return result
 
     # -- links -----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -152,3 +152,47 @@ class TagDuplicateRow(Base):
     issue_keys: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationCopyRow(Base):
+    """One message or comment copied (or being copied) to the other side.
+
+    ``origin`` ``intigriti`` (a message, ``source_id`` its key) goes to Jira as a
+    ``restricted`` or ``public`` comment; origin ``jira`` (a comment id) goes to Intigriti
+    as an ``internal`` or ``external`` message. The row is written *before* the copy is
+    sent (``state`` ``sending``), with the ``ref`` the copy carries, so after a lost
+    answer or a crash the copy is looked for by its ref before anything is sent again.
+    """
+
+    __tablename__ = "conversation_copies"
+    __table_args__ = (
+        UniqueConstraint(
+            "submission_code", "origin", "source_id", "audience", name="uq_conversation_copy"
+        ),
+        UniqueConstraint("ref", name="uq_conversation_copy_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_code: Mapped[str] = mapped_column(String(100), index=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(128))
+    audience: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(32))
+    #: the copy's id on the other side (Jira comment id, Intigriti message id), once known
+    copy_id: Mapped[str | None] = mapped_column(String(128))
+    #: ``sending`` (may or may not have arrived) or ``sent``
+    state: Mapped[str] = mapped_column(String(16))
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationMarkRow(Base):
+    """How far one link's conversation is synced: the version of each side whose
+    messages or comments were all handled, and the newest message handled."""
+
+    __tablename__ = "conversation_marks"
+
+    submission_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    intigriti_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    jira_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    messages_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

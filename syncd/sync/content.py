@@ -32,7 +32,7 @@ Escape = Callable[[str], str]
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
 _SUSPECT = re.compile(r"[^\x20-\x7e\n]")
 _PLAIN_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_SAFE_URL = re.compile(r"^https?://[^\s|\[\]{}<>\"'\\]+$")
+SAFE_URL = re.compile(r"^https?://[^\s|\[\]{}<>\"'\\]+$")
 # Characters with a meaning somewhere in Jira wiki markup (text effects, links, macros,
 # tables, lists, headings, emoticons, mentions, line breaks).
 _WIKI_SPECIAL = frozenset("\\*_-+^~?{}[]|!#:@()&.=")
@@ -112,7 +112,7 @@ def _submission_link(submission: Submission) -> str:
     url = (submission.web_url or "").strip()
     if not _PLAIN_CODE.match(code):
         return "the submission"
-    if _SAFE_URL.match(url):
+    if SAFE_URL.match(url):
         return f"[{code}|{url}]"
     return code
 
@@ -169,8 +169,8 @@ def _attachment_lines(submission: Submission, escape: Escape) -> list[str]:
         label = cap_utf16(sanitize_line(attachment.name or attachment.code), INLINE_LIMIT)
         size = f" ({_size(attachment.size)})" if attachment.size is not None else ""
         url = attachment.url.strip()
-        if _SAFE_URL.match(url) and url.startswith("https://"):
-            lines.append(f"* [{_link_text(label)}|{url}]{size}")
+        if SAFE_URL.match(url) and url.startswith("https://"):
+            lines.append(f"* [{link_text(label)}|{url}]{size}")
         else:
             lines.append(f"* {escape(label)}{size}: {escape(cap_utf16(url, INLINE_LIMIT))}")
     if len(report.attachments) > 100:
@@ -178,7 +178,7 @@ def _attachment_lines(submission: Submission, escape: Escape) -> list[str]:
     return lines
 
 
-def _link_text(text: str) -> str:
+def link_text(text: str) -> str:
     """Text safe inside ``[text|url]``: only letters, digits and a few plain marks."""
     return "".join(ch if ch.isalnum() or ch in " ._-" else "_" for ch in text) or "attachment"
 

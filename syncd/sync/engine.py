@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -42,6 +42,7 @@ from syncd.quota import Priority, priority
 from syncd.records import Issue, IssueBatch, ItemFailure, Submission, SubmissionBatch
 from syncd.store.repository import LinkRecord, Repository
 from syncd.sync.agreement import issue_agrees, nothing_to_do, submission_agrees
+from syncd.sync.conversation_runner import ConversationRunner
 from syncd.sync.executor import Executor, SeenMarks, Summary, link_view
 from syncd.sync.ports import IntigritiSide, JiraSide, SubmissionListing
 from syncd.sync.watermark import WatermarkItems, advance, clock_went_back, trusted_seen
@@ -143,6 +144,7 @@ class Engine:
         options: EngineOptions = EngineOptions(),
         stats: Callable[[], dict[str, Any]] = dict,
         should_stop: Callable[[], bool] = lambda: False,
+        conversation: ConversationRunner | None = None,
     ) -> None:
         self.repository = repository
         self.intigriti = intigriti
@@ -161,6 +163,10 @@ class Engine:
         self._sweep: _Sweep | None = None
         self._mapping = executor.mapping
         self._dry_run = executor.options.dry_run
+        #: messages <-> comments, when turned on (and never in a dry run)
+        self.conversation = None if self._dry_run else conversation
+        #: links whose conversation could not be finished: the next poll tries again
+        self._conversation_retry: set[str] = set()
 
     # -- shared steps -------------------------------------------------------------------
 
@@ -504,6 +510,9 @@ class Engine:
             return summary
         self._park(batch.failures, summary)
         links = self.repository.links([s.code for s in batch.submissions])
+        talks = self._conversations_due(
+            ((s.code, s.updated_at) for s in batch.submissions), links, side="intigriti"
+        )
         sweep = self._sweep
         creations: list[Submission] = []
         for submission in batch.submissions:
@@ -541,6 +550,7 @@ class Engine:
         handled = {s.code for s in batch.submissions}
         self._retry_listed(self._take_deferred(), summary, skip=handled)
         self._retry_failing(summary, skip=handled | set(summary.deferred))
+        self._talk(talks, summary, side="intigriti")
         self._remember_deferred(summary)
         self._record(
             "intigriti",
@@ -559,6 +569,7 @@ class Engine:
         except RemoteError as exc:
             self._read_failed("jira", exc)
             return summary
+        talks: dict[str, datetime] = {}
         for issue in batch.issues:
             if self._should_stop():
                 return summary
@@ -566,6 +577,8 @@ class Engine:
             code = link.submission_code if link is not None else issue.submission_code
             if code is None:
                 continue
+            if link is not None and self.conversation is not None:
+                talks[code] = max(issue.updated_at, talks.get(code, issue.updated_at))
             if link is None:
                 link = self.repository.get_link(code)
                 if link is None or link.state != "creating":
@@ -584,6 +597,9 @@ class Engine:
             # the issue came from /search/jql, which lags: claim, then read both sides
             # directly (one read each) before deciding anything
             self.executor.refresh(code, summary)
+        if talks:
+            linked = self.repository.links(sorted(talks))
+            self._talk(self._conversations_due(talks.items(), linked, side="jira"), summary, "jira")
         self._remember_deferred(summary)
         # Jira's change query pages through everything in its window, so the watermark
         # follows the clock even when nothing changed (an idle poll then finds nothing);
@@ -596,6 +612,70 @@ class Engine:
             follow_clock=True,
         )
         return summary
+
+    # -- conversation (messages <-> comments) -------------------------------------------
+
+    def _conversations_due(
+        self,
+        versions: Iterable[tuple[str, datetime]],
+        links: Mapping[str, LinkRecord],
+        *,
+        side: str,
+    ) -> dict[str, tuple[datetime | None, bool]]:
+        """The linked items whose conversation on ``side`` may hold something new: their
+        version is newer than the link's conversation mark (a link never synced has
+        none, and gets both sides read). code -> (version, read the other side too)."""
+        if self.conversation is None:
+            return {}
+        candidates = {
+            code: updated
+            for code, updated in versions
+            if (link := links.get(code)) is not None
+            and link.issue_id is not None
+            and link.state in ("linked", "blocked")
+        }
+        marks = self.conversation.ledger.marks(sorted(candidates))
+        due: dict[str, tuple[datetime | None, bool]] = {}
+        for code, updated in candidates.items():
+            mark = marks.get(code)
+            seen = None
+            if mark is not None:
+                seen = mark.intigriti_seen_at if side == "intigriti" else mark.jira_seen_at
+            if seen is None or updated > seen:
+                due[code] = (updated, mark is None)
+        return due
+
+    def _talk(
+        self, due: dict[str, tuple[datetime | None, bool]], summary: Summary, side: str
+    ) -> None:
+        """Copy the new messages/comments of these links (after their field changes, so
+        a live status move never waits behind a conversation)."""
+        runner = self.conversation
+        if runner is None:
+            return
+        retry = self._take_conversation_retry() if side == "intigriti" else set()
+        for code in sorted(retry - set(due)):
+            due[code] = (None, True)  # unfinished last time: both sides, no version
+        for code, (version, both) in due.items():
+            if self._should_stop():
+                return
+            outcome = runner.sync(
+                code,
+                summary,
+                read_intigriti=side == "intigriti" or both,
+                read_jira=side == "jira" or both,
+                intigriti_version=version if side == "intigriti" else None,
+                jira_version=version if side == "jira" else None,
+            )
+            if outcome in ("failed", "deferred", "pending"):
+                with self._deferred_lock:
+                    self._conversation_retry.add(code)
+
+    def _take_conversation_retry(self) -> set[str]:
+        with self._deferred_lock:
+            codes = set(self._conversation_retry)
+            self._conversation_retry.clear()
+        return codes
 
     def _retry_listed(self, codes: Iterable[str], summary: Summary, skip: set[str]) -> None:
         for code in codes:

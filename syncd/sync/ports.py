@@ -14,8 +14,11 @@ from typing import Protocol
 
 from syncd.records import (
     Attachment,
+    Comment,
+    CommentVisibility,
     Issue,
     IssueBatch,
+    Message,
     NewIssue,
     Program,
     Submission,
@@ -200,4 +203,38 @@ class JiraSide(Protocol):
 
     def describe_project(self, key: str) -> ProjectSchema:
         """Statuses, priorities, resolutions and workflow reachability of one project."""
+        ...
+
+
+class ConversationIntigriti(Protocol):
+    """What the conversation sync asks of Intigriti (``syncd.sync.conversation_runner``)."""
+
+    def messages(self, code: str, since: datetime | None = None) -> list[Message]:
+        """The submission's messages created at or after ``since``, oldest first."""
+        ...
+
+    def add_internal_note(self, code: str, text: str) -> str:
+        """Post a company-internal message; its id. Never resent (AmbiguousWrite)."""
+        ...
+
+    def message_researcher(self, code: str, text: str) -> str:
+        """Post a message the researcher reads; its id. Never resent (AmbiguousWrite)."""
+        ...
+
+
+class ConversationJira(Protocol):
+    """What the conversation sync asks of Jira."""
+
+    def comments(self, issue_id: str) -> list[Comment]:
+        """Every comment of the issue, oldest first, read directly."""
+        ...
+
+    def get_comment(self, issue_id: str, comment_id: str) -> Comment:
+        """One comment as it is now (NotFound once deleted)."""
+        ...
+
+    def post_comment(
+        self, issue_id: str, body: str, visibility: CommentVisibility | None = None
+    ) -> Comment:
+        """Add a comment (wiki markup, escaped by the caller); never resent."""
         ...

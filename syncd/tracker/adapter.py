@@ -43,11 +43,17 @@ from syncd.errors import (
     RemoteError,
 )
 from syncd.quota import TokenBucket
-from syncd.records import Issue, IssueBatch, ItemFailure, NewIssue
+from syncd.records import Comment, CommentVisibility, Issue, IssueBatch, ItemFailure, NewIssue
 from syncd.sync.ports import ProjectSchema
 from syncd.tally import RequestTally
 from syncd.tracker import jql
 from syncd.tracker.catalog import Catalog, FieldInfo, ProjectInfo
+from syncd.tracker.comments import (
+    COMMENT_PAGE,
+    account_names,
+    comment_page,
+    parse_comment,
+)
 from syncd.tracker.options import JiraOptions
 from syncd.tracker.parse import BASE_FIELDS, parse_issue
 from syncd.tracker.transport import Call, Transport
@@ -112,6 +118,7 @@ class JiraAdapter:
         self._no_sample: dict[tuple[str, str, str], float] = {}
         self._property_jql: bool | None = None  # None: not tried yet
         self._statuses: dict[tuple[str, str], frozenset[str]] = {}
+        self._my_names: frozenset[str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -553,6 +560,105 @@ class JiraAdapter:
             )
         log.info("jira_comment_added", issue=issue_id, comment=comment_id)
         return comment_id
+
+    # -- conversation: comments --------------------------------------------------------
+
+    def _me(self) -> frozenset[str]:
+        """The identifiers of the account syncd writes as (one read per process)."""
+        with self._lock:
+            known = self._my_names
+        if known is None:
+            raw = self._transport.request(Call("GET /myself", True), "GET", "myself")
+            known = account_names(raw)
+            with self._lock:
+                self._my_names = known
+        return known
+
+    def comments(self, issue_id: str) -> list[Comment]:
+        """Every comment of the issue, oldest first (paged)."""
+        route = "GET /issue/{id}/comment"
+        me = self._me()
+        found: list[Comment] = []
+        start = 0
+        for _page in range(MAX_PAGES):
+            raw = self._transport.request(
+                Call(route, True),
+                "GET",
+                f"issue/{issue_id}/comment",
+                params={"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "created"},
+            )
+            items, total = comment_page(raw, route)
+            found.extend(parse_comment(item, me, route) for item in items)
+            start += len(items)
+            if not items or start >= total:
+                break
+        return found
+
+    def get_comment(self, issue_id: str, comment_id: str) -> Comment:
+        """One comment read directly (its audience as it is now)."""
+        route = "GET /issue/{id}/comment/{cid}"
+        raw = self._transport.request(
+            Call(route, True), "GET", f"issue/{issue_id}/comment/{comment_id}"
+        )
+        return parse_comment(raw, self._me(), route)
+
+    def post_comment(
+        self, issue_id: str, body: str, visibility: CommentVisibility | None = None
+    ) -> Comment:
+        """One POST, never re-sent once it may have reached Jira: a lost answer is
+        ``AmbiguousWrite`` (the caller finds the comment again by its reference)."""
+        route = "POST /issue/{id}/comment"
+        raw = self._transport.request(
+            Call(route, False, write_issue=issue_id),
+            "POST",
+            f"issue/{issue_id}/comment",
+            body={
+                "body": body,
+                **({"visibility": visibility.as_json()} if visibility is not None else {}),
+            },
+        )
+        self._remember(issue_id)
+        try:
+            comment = parse_comment(raw, self._me(), route)
+        except MalformedResponse as exc:
+            raise AmbiguousWrite(
+                f"{route}: unreadable answer ({exc}); the comment may exist",
+                system="jira",
+                route=route,
+            ) from None
+        log.info(
+            "jira_comment_added",
+            issue=issue_id,
+            comment=comment.id,
+            restricted=visibility is not None,
+        )
+        return comment
+
+    def project_roles(self, key: str) -> frozenset[str]:
+        """The names of a project's roles (what a comment visibility of type role takes)."""
+        raw = self._transport.request(
+            Call("GET /project/{key}/role", True), "GET", f"project/{key}/role"
+        )
+        if not isinstance(raw, Mapping):
+            raise MalformedResponse(
+                "GET /project/{key}/role: not an object",
+                system="jira",
+                route="GET /project/{key}/role",
+            )
+        return frozenset(str(name) for name in raw)
+
+    def group_exists(self, name: str) -> bool:
+        """Whether a group of exactly this name exists (groups picker)."""
+        raw = self._transport.request(
+            Call("GET /groups/picker", True),
+            "GET",
+            "groups/picker",
+            params={"query": name, "maxResults": 50},
+        )
+        groups = raw.get("groups") if isinstance(raw, Mapping) else None
+        if not isinstance(groups, list):
+            return False
+        return any(isinstance(g, Mapping) and g.get("name") == name for g in groups)
 
     # -- issue links -------------------------------------------------------------------
 

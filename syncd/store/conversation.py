@@ -1,0 +1,182 @@
+"""The conversation ledger: which messages and comments were copied, and how far each
+link's conversation is synced (tables ``conversation_copies``, ``conversation_marks``).
+
+Copies are written by the process holding the link's claim (``Repository.claim``), so
+two processes never copy one conversation at once; the unique key of a copy row is the
+last guard: a second row for one source and audience cannot exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from syncd.store.repository import Repository
+from syncd.store.tables import ConversationCopyRow, ConversationMarkRow
+
+Origin = Literal["intigriti", "jira"]
+#: to Jira: ``restricted`` / ``public`` comments; to Intigriti: ``internal`` / ``external``
+Audience = Literal["restricted", "public", "internal", "external"]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every instant syncd stores is UTC
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CopyRecord:
+    submission_code: str
+    origin: Origin
+    source_id: str
+    audience: Audience
+    ref: str
+    copy_id: str | None
+    state: Literal["sending", "sent"]
+    attempted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConversationMark:
+    intigriti_seen_at: datetime | None = None
+    jira_seen_at: datetime | None = None
+    messages_since: datetime | None = None
+
+
+def _copy(row: ConversationCopyRow) -> CopyRecord:
+    return CopyRecord(
+        submission_code=row.submission_code,
+        origin=row.origin,  # type: ignore[arg-type]  # written only from Origin
+        source_id=row.source_id,
+        audience=row.audience,  # type: ignore[arg-type]  # written only from Audience
+        ref=row.ref,
+        copy_id=row.copy_id,
+        state=row.state,  # type: ignore[arg-type]  # written only as sending/sent
+        attempted_at=_aware(row.attempted_at),
+    )
+
+
+def _later(old: datetime | None, new: datetime | None) -> datetime | None:
+    if new is None:
+        return old
+    if old is None:
+        return new
+    return max(_aware(old) or new, new)
+
+
+class ConversationLedger:
+    def __init__(self, repository: Repository) -> None:
+        self._repository = repository
+
+    def copies(self, code: str) -> list[CopyRecord]:
+        def work(session: Session) -> list[CopyRecord]:
+            rows = session.scalars(
+                select(ConversationCopyRow)
+                .where(ConversationCopyRow.submission_code == code)
+                .order_by(ConversationCopyRow.id)
+            )
+            return [_copy(row) for row in rows]
+
+        return self._repository.transaction(work, what=f"reading the conversation of {code}")
+
+    def begin_copy(
+        self,
+        code: str,
+        origin: Origin,
+        source_id: str,
+        audience: Audience,
+        ref: str,
+        now: datetime,
+    ) -> CopyRecord:
+        """Record the intent to copy, before sending (StoreConflict: recorded already)."""
+
+        def work(session: Session) -> CopyRecord:
+            row = ConversationCopyRow(
+                submission_code=code,
+                origin=origin,
+                source_id=source_id,
+                audience=audience,
+                ref=ref,
+                copy_id=None,
+                state="sending",
+                attempted_at=now,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return _copy(row)
+
+        return self._repository.transaction(work, what=f"recording a copy for {code}")
+
+    def attempt_again(self, ref: str, now: datetime) -> None:
+        """A copy not found on the other side is sent again: when, for the settle rule."""
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(ConversationCopyRow)
+                .where(ConversationCopyRow.ref == ref)
+                .values(attempted_at=now)
+            )
+
+        self._repository.transaction(work, what="recording a copy attempt")
+
+    def copy_sent(self, ref: str, copy_id: str | None) -> None:
+        def work(session: Session) -> None:
+            session.execute(
+                update(ConversationCopyRow)
+                .where(ConversationCopyRow.ref == ref)
+                .values(state="sent", copy_id=copy_id)
+            )
+
+        self._repository.transaction(work, what="recording a sent copy")
+
+    def marks(self, codes: Sequence[str]) -> dict[str, ConversationMark]:
+        """The marks of these links (one query); a link never synced has none."""
+        if not codes:
+            return {}
+
+        def work(session: Session) -> dict[str, ConversationMark]:
+            found: dict[str, ConversationMark] = {}
+            for start in range(0, len(codes), 500):
+                rows = session.scalars(
+                    select(ConversationMarkRow).where(
+                        ConversationMarkRow.submission_code.in_(codes[start : start + 500])
+                    )
+                )
+                for row in rows:
+                    found[row.submission_code] = ConversationMark(
+                        _aware(row.intigriti_seen_at),
+                        _aware(row.jira_seen_at),
+                        _aware(row.messages_since),
+                    )
+            return found
+
+        return self._repository.transaction(work, what="reading conversation marks")
+
+    def advance(
+        self,
+        code: str,
+        *,
+        intigriti_seen_at: datetime | None = None,
+        jira_seen_at: datetime | None = None,
+        messages_since: datetime | None = None,
+    ) -> None:
+        """Move the link's marks forward (never back)."""
+
+        def work(session: Session) -> None:
+            row = session.get(ConversationMarkRow, code, with_for_update=True)
+            if row is None:
+                row = ConversationMarkRow(submission_code=code)
+                session.add(row)
+            row.intigriti_seen_at = _later(row.intigriti_seen_at, intigriti_seen_at)
+            row.jira_seen_at = _later(row.jira_seen_at, jira_seen_at)
+            row.messages_since = _later(row.messages_since, messages_since)
+
+        self._repository.transaction(work, what=f"moving the conversation marks of {code}")
