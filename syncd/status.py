@@ -9,6 +9,7 @@ from typing import Any
 
 from syncd.intigriti.oauth import TokenStatus
 from syncd.logging import redacted_copy
+from syncd.store.conversation import ConversationLedger
 from syncd.store.instances import all_instances
 from syncd.store.repository import Repository
 
@@ -32,6 +33,8 @@ class StatusReport:
     cycles: list[dict[str, Any]] = field(default_factory=list)
     instances: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    #: messages <-> comments copied, by direction and state (``to_jira:sent``: n)
+    conversation: dict[str, int] = field(default_factory=dict)
 
 
 def _when(value: datetime | None) -> str | None:
@@ -185,6 +188,7 @@ def gather(
         cycles=cycles,
         instances=instances,
         duplicates=duplicates,
+        conversation=ConversationLedger(repository).counts(),
     )
 
 
@@ -233,6 +237,9 @@ def render_text(report: StatusReport) -> str:
             f"  {item['submission']}: {', '.join(item['issues'])} carry its tag"
             f" (since {item['since']}); syncd syncs the linked one, remove the tag from the others"
         )
+    if report.conversation:
+        parts = ", ".join(f"{key} {n}" for key, n in sorted(report.conversation.items()))
+        lines.append(f"conversation copies: {parts}")
     lines.append(f"recent conflicts: {len(data['conflicts'])}")
     for item in data["conflicts"]:
         lines.append(

@@ -40,6 +40,7 @@ class TargetedReconcile:
         runtime = self._runtime
         if runtime.repository.get_link(code) is not None:
             runtime.executor.refresh(code, summary)
+            self._conversation(code, summary, side="intigriti")
             return
         try:
             submission = runtime.intigriti.get_submission(code)
@@ -79,3 +80,16 @@ class TargetedReconcile:
                 return
             log.info("webhook_delete_not_confirmed", issue=link.issue_key)
         runtime.executor.refresh(link.submission_code, summary)
+        self._conversation(link.submission_code, summary, side="jira")
+
+    def _conversation(self, code: str, summary: Summary, *, side: Source) -> None:
+        """A new message or comment (or any change): the conversation of that side, read
+        now. The polls' marks are left alone, so a poll still looks once afterwards."""
+        runner = self._runtime.engine.conversation
+        if runner is not None:
+            runner.sync(
+                code,
+                summary,
+                read_intigriti=side == "intigriti",
+                read_jira=side == "jira",
+            )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syncd.store.repository import Repository
@@ -180,3 +180,19 @@ class ConversationLedger:
             row.messages_since = _later(row.messages_since, messages_since)
 
         self._repository.transaction(work, what=f"moving the conversation marks of {code}")
+
+    def counts(self) -> dict[str, int]:
+        """Copies by direction and state, for `syncd status`: ``to_jira:sent``, ..."""
+
+        def work(session: Session) -> dict[str, int]:
+            rows = session.execute(
+                select(
+                    ConversationCopyRow.origin, ConversationCopyRow.state, func.count()
+                ).group_by(ConversationCopyRow.origin, ConversationCopyRow.state)
+            )
+            return {
+                f"{'to_jira' if origin == 'intigriti' else 'to_intigriti'}:{state}": int(n)
+                for origin, state, n in rows
+            }
+
+        return self._repository.transaction(work, what="counting conversation copies")

@@ -229,6 +229,13 @@ def plan_conversation(
 # -- what a copy says ------------------------------------------------------------------
 
 
+def _plain(text: str | None, limit: int) -> str:
+    """A name safe inline in wiki markup with no escaping: letters, digits, spaces and
+    dots only (a researcher picks their own user name)."""
+    kept = "".join(ch if ch.isalnum() or ch in " ." else " " for ch in sanitize_line(text))
+    return " ".join(kept.split())[:limit]
+
+
 def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -236,11 +243,11 @@ def _when(at: datetime) -> str:
 def jira_comment_body(message: Message, ref: str, escape: Escape) -> str:
     """The Jira comment for one Intigriti message: attributed, the researcher's text
     rendered literally (escaped, as in the description), attachments as links."""
-    author = cap_utf16(sanitize_line(message.author), 200)
-    role = cap_utf16(sanitize_line(message.author_role), 100)
+    author = _plain(message.author, 100) or "someone"
+    role = _plain(message.author_role, 50)
     kind = "internal note" if message.internal else "message"
-    who = f"{author} ({role})" if role else author
-    head = escape(f"{who} on Intigriti, {_when(message.created_at)}, {kind}:")
+    who = f"*{author}* ({role})" if role else f"*{author}*"
+    head = f"{who} on Intigriti, {_when(message.created_at)}, {kind}:"
     tail_lines: list[str] = []
     if message.attachments:
         tail_lines.append("Attachments:")

@@ -40,6 +40,7 @@ from syncd.errors import CredentialError, NotFound, RemoteError
 from syncd.memory import release_memory
 from syncd.quota import Priority, priority
 from syncd.records import Issue, IssueBatch, ItemFailure, Submission, SubmissionBatch
+from syncd.store.conversation import ConversationMark
 from syncd.store.repository import LinkRecord, Repository
 from syncd.sync.agreement import issue_agrees, nothing_to_do, submission_agrees
 from syncd.sync.conversation_runner import ConversationRunner
@@ -370,11 +371,15 @@ class Engine:
                     break
                 self._park(chunk.failures, summary)
                 links = self.repository.links([s.code for s in chunk.submissions])
+                talks = self._conversation_marks(links)
                 for submission in chunk.submissions:
                     if self._should_stop():
                         break
                     listed.add(submission.code, submission.updated_at)
-                    self._sweep_one(submission, links, index, issues is not None, summary, seen)
+                    issue = self._sweep_one(
+                        submission, links, index, issues is not None, summary, seen
+                    )
+                    self._sweep_conversation(submission, issue, links, talks, summary)
                     if submission.code in summary.deferred:
                         deferred[submission.code] = submission
                     done += 1
@@ -409,7 +414,8 @@ class Engine:
         jira_ok: bool,
         summary: Summary,
         seen: SeenMarks,
-    ) -> None:
+    ) -> Issue | None:
+        """Sync one listed submission's fields; the issue it was compared with."""
         link = links.get(submission.code)
         issue: Issue | None
         if link is not None and link.issue_id is not None:
@@ -424,7 +430,7 @@ class Engine:
         if not jira_ok and (link is None or link.state == "creating"):
             # never create while Jira cannot be searched: the issue may exist
             summary.outcomes["skipped"] += 1
-            return
+            return None
         if (
             link is not None
             and issue is not None
@@ -434,8 +440,49 @@ class Engine:
         ):
             # the common case of a sweep: both sides as last agreed, so no plan to build
             self.executor.converged(link, submission, issue, summary, seen)
-            return
+            return issue
         self.executor.sync(submission.code, submission, issue, summary, links=links, seen=seen)
+        return issue
+
+    def _conversation_marks(self, links: Mapping[str, LinkRecord]) -> dict[str, ConversationMark]:
+        if self.conversation is None:
+            return {}
+        return self.conversation.ledger.marks(sorted(links))
+
+    def _sweep_conversation(
+        self,
+        submission: Submission,
+        issue: Issue | None,
+        links: Mapping[str, LinkRecord],
+        marks: Mapping[str, ConversationMark],
+        summary: Summary,
+    ) -> None:
+        """The sweep brings over the conversation of an issue it just created, and
+        catches up any link whose conversation fell behind (a missed poll). A link whose
+        conversation was never synced is left to its next change: reading every link's
+        conversation on each sweep would cost two reads per link."""
+        runner = self.conversation
+        if runner is None:
+            return
+        code = submission.code
+        before = links.get(code)
+        mark = marks.get(code)
+        created = before is None or before.state == "creating"
+        behind = mark is not None and (
+            _newer_than(submission.updated_at, mark.intigriti_seen_at)
+            or (issue is not None and _newer_than(issue.updated_at, mark.jira_seen_at))
+        )
+        if not (created or behind) or code in summary.failures or code in summary.deferred:
+            return
+        outcome = runner.sync(
+            code,
+            summary,
+            intigriti_version=submission.updated_at,
+            jira_version=issue.updated_at if issue is not None and not created else None,
+        )
+        if outcome in ("failed", "deferred", "pending"):
+            with self._deferred_lock:
+                self._conversation_retry.add(code)
 
     def _report_duplicates(self, by_code: dict[str, list[Issue]], summary: Summary) -> None:
         """Several issues tagged with one submission: never silent, never deleted."""
@@ -695,6 +742,10 @@ class Engine:
             if link.state in ("parked", "blocked"):
                 continue
             self.executor.refresh(code, summary)
+
+
+def _newer_than(version: datetime, mark: datetime | None) -> bool:
+    return mark is None or version > mark
 
 
 def _issue_order(issue: Issue) -> tuple[int, str]:
