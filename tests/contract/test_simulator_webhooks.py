@@ -274,6 +274,27 @@ def test_intigriti_api_writes_emit(
         assert payload["userRole"] == "Company admin"
 
 
+def test_intigriti_conversation_emits_only_new_messages(
+    control: IntigritiControl, program: dict[str, Any], receiver: Receiver
+) -> None:
+    sub = control.seed_submission(program["id"], status="Triage", submitter="nullbyte")
+    code = sub["code"]
+    _configure_intigriti(control, receiver)
+    reply = control.post_message(code, "more details", attachments=[("a.txt", b"a")])
+    control.post_message(code, "triage note", author="company", internal=True)
+    # Edits and deletes have no webhook class (reference §6): they send nothing.
+    control.edit_message(code, reply["messageId"], "more details, v2")
+    control.delete_message(code, reply["messageId"])
+    got = _intigriti_after(receiver)
+    assert events(got, "x-intigriti-event") == ["SubmissionMessagePlaced"] * 2
+    researcher, company = (d.json() for d in got)
+    assert (researcher["isInternal"], researcher["userRole"]) == (False, "Researcher")
+    assert researcher["userId"] != HUMAN_USER.user_id
+    assert (company["isInternal"], company["userRole"]) == (True, HUMAN_USER.role)
+    assert company["userId"] == HUMAN_USER.user_id
+    assert control.webhook_stats()["emitted"] == {"SubmissionMessagePlaced": 2}
+
+
 def test_intigriti_rejected_test_event_leaves_the_webhook_inactive(
     control: IntigritiControl, program: dict[str, Any], receiver: Receiver
 ) -> None:
