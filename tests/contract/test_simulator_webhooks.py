@@ -474,6 +474,25 @@ def test_jira_comment_events(
         assert payload["issue"]["key"] == key
 
 
+def test_jira_control_comment_changes_emit(
+    jira_control: JiraControl, receiver: Receiver
+) -> None:
+    key = jira_control.create_issue("SEC", "human comments")["key"]
+    jira_control.configure_webhook(receiver.url, SECRET)
+    comment_id = jira_control.add_comment(key, "note", internal=True)
+    jira_control.update_comment(key, comment_id, body="note, edited", internal=False)
+    jira_control.delete_comment(key, comment_id)
+    payloads = [_check_jira(d) for d in receiver.settle()]
+    assert [p["webhookEvent"] for p in payloads] == [
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+    ]
+    assert [p["comment"]["jsdPublic"] for p in payloads] == [False, True, True]
+    assert payloads[1]["comment"]["body"] == "note, edited"
+    assert payloads[1]["comment"]["updateAuthor"]["emailAddress"] == "analyst@example.com"
+
+
 def test_jira_control_api_edits_emit(jira_control: JiraControl, receiver: Receiver) -> None:
     jira_control.configure_webhook(receiver.url, SECRET)
     key = jira_control.create_issue("SEC", "human made")["key"]
