@@ -19,6 +19,12 @@ Spec quirks, handled openly (see ``_load_spec``):
   openapi-core follows that, so ``null`` fails such a property even though the author
   clearly allows it. We rewrite it to ``{"anyOf": [{"$ref": ...}, {"enum": [null]}]}``,
   which allows exactly "that object, or null".
+* ``SubmissionEventViewModel`` declares only ``type``, ``createdAt``, ``visibility`` and
+  ``user`` (closed), but the reference (§4.5) says real responses are polymorphic: a
+  message event also carries ``message``, ``attachments``, ``destroyMessageMetadata``,
+  ``lastEditedAt`` and ``deletedAt``. The event schema becomes "the spec's closed base, or
+  the base plus exactly those five fields, all present" (``_with_message_events``): any
+  other extra property, or a message event missing one, still fails.
 """
 
 from __future__ import annotations
@@ -93,6 +99,36 @@ def _merge_closed_all_of(node: Any, schemas: dict[str, Any]) -> Any:
     return node
 
 
+# The message fields of an event (reference §4.5), typed as the simulator documents them.
+_MESSAGE_ATTACHMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url", "name", "code", "type"],
+    "properties": {
+        "url": {"type": "string"},
+        "name": {"type": "string"},
+        "code": {"type": "integer", "format": "int32"},
+        "type": {"type": "string"},
+    },
+}
+MESSAGE_EVENT_FIELDS: dict[str, Any] = {
+    "message": {"type": "string", "nullable": True},
+    "attachments": {"type": "array", "items": _MESSAGE_ATTACHMENT},
+    "destroyMessageMetadata": {"type": "object", "nullable": True},
+    "lastEditedAt": {"type": "integer", "format": "int64", "nullable": True},
+    "deletedAt": {"type": "integer", "format": "int64", "nullable": True},
+}
+
+
+def _with_message_events(schemas: dict[str, Any]) -> None:
+    """The documented message extension of the event schema (see module doc)."""
+    base = schemas["SubmissionEventViewModel"]
+    message_event = copy.deepcopy(base)
+    message_event["properties"].update(copy.deepcopy(MESSAGE_EVENT_FIELDS))
+    message_event["required"] = list(MESSAGE_EVENT_FIELDS)
+    schemas["SubmissionEventViewModel"] = {"anyOf": [base, message_event]}
+
+
 @pytest.fixture(scope="module")
 def spec_dict(intigriti_sim: IntigritiSimulator) -> dict[str, Any]:
     path = _spec_file()
@@ -106,6 +142,7 @@ def spec_dict(intigriti_sim: IntigritiSimulator) -> dict[str, Any]:
         }
         schemas = spec["components"]["schemas"]
     spec = dict(_nullable_refs(spec))
+    _with_message_events(spec["components"]["schemas"])
     spec["servers"] = [
         *raw.get("servers", []),
         {"url": intigriti_sim.base_url + "/external/company"},
@@ -166,6 +203,12 @@ def world(control: IntigritiControl) -> dict[str, Any]:
         "beta": control.seed_submission(other["id"], status="Draft", severity="Exceptional"),
     }
     control.edit_submission(subs["pending"]["code"], message="Could you add a video?")
+    # the conversation: a researcher's file, an internal note, an edit and a delete
+    pending = subs["pending"]["code"]
+    reply = control.post_message(pending, "Video attached", attachments=[("poc.mp4", b"\0")])
+    note = control.post_message(pending, "Looks real", author="company", internal=True)
+    control.edit_message(pending, reply["messageId"], "Video attached (v2)")
+    control.delete_message(pending, note["messageId"])
     # the detail's report content: attachments, reward totals, a duplicate relation
     accepted = subs["accepted"]["code"]
     control.add_attachment(accepted, "poc.png", b"\x89PNG\r\n", "image/png")
@@ -277,3 +320,35 @@ def test_an_extra_property_would_be_caught(
         forged = httpx.Response(200, json=body, request=real.request)
         with pytest.raises(InvalidData):
             _validate(openapi, forged, 200)
+
+
+def test_an_extra_property_on_an_event_would_be_caught(
+    openapi: OpenAPI, v21: httpx.Client, world: dict[str, Any]
+) -> None:
+    # The message extension admits exactly the five §4.5 fields, all of them, nothing more.
+    code = world["subs"]["pending"]["code"]
+    with v21:
+        real = v21.get(f"/submissions/{code}/events")
+    _validate(openapi, real, 200)
+    events = real.json()
+    message_at = next(i for i, e in enumerate(events) if e["type"]["value"] == "Message")
+    plain_at = next(i for i, e in enumerate(events) if e["type"]["value"] != "Message")
+    forgeries: list[tuple[int, str, Any]] = [
+        (message_at, "unexpected", 1),  # an unknown field beside the message fields
+        (message_at, "deletedAt", _DROP),  # a message event missing one of them
+        (message_at, "attachments", [{"url": "u", "code": 1}]),  # an incomplete attachment
+        (plain_at, "messageId", "x"),  # the reference lists no message id
+        (plain_at, "message", "only this"),  # one message field on its own
+    ]
+    for index, key, value in forgeries:
+        body = real.json()
+        if value is _DROP:
+            del body[index][key]
+        else:
+            body[index][key] = value
+        forged = httpx.Response(200, json=body, request=real.request)
+        with pytest.raises(InvalidData):
+            _validate(openapi, forged, 200)
+
+
+_DROP = object()

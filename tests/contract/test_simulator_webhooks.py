@@ -274,6 +274,27 @@ def test_intigriti_api_writes_emit(
         assert payload["userRole"] == "Company admin"
 
 
+def test_intigriti_conversation_emits_only_new_messages(
+    control: IntigritiControl, program: dict[str, Any], receiver: Receiver
+) -> None:
+    sub = control.seed_submission(program["id"], status="Triage", submitter="nullbyte")
+    code = sub["code"]
+    _configure_intigriti(control, receiver)
+    reply = control.post_message(code, "more details", attachments=[("a.txt", b"a")])
+    control.post_message(code, "triage note", author="company", internal=True)
+    # Edits and deletes have no webhook class (reference §6): they send nothing.
+    control.edit_message(code, reply["messageId"], "more details, v2")
+    control.delete_message(code, reply["messageId"])
+    got = _intigriti_after(receiver)
+    assert events(got, "x-intigriti-event") == ["SubmissionMessagePlaced"] * 2
+    researcher, company = (d.json() for d in got)
+    assert (researcher["isInternal"], researcher["userRole"]) == (False, "Researcher")
+    assert researcher["userId"] != HUMAN_USER.user_id
+    assert (company["isInternal"], company["userRole"]) == (True, HUMAN_USER.role)
+    assert company["userId"] == HUMAN_USER.user_id
+    assert control.webhook_stats()["emitted"] == {"SubmissionMessagePlaced": 2}
+
+
 def test_intigriti_rejected_test_event_leaves_the_webhook_inactive(
     control: IntigritiControl, program: dict[str, Any], receiver: Receiver
 ) -> None:
@@ -451,6 +472,25 @@ def test_jira_comment_events(
             payload["comment"]
         )
         assert payload["issue"]["key"] == key
+
+
+def test_jira_control_comment_changes_emit(
+    jira_control: JiraControl, receiver: Receiver
+) -> None:
+    key = jira_control.create_issue("SEC", "human comments")["key"]
+    jira_control.configure_webhook(receiver.url, SECRET)
+    comment_id = jira_control.add_comment(key, "note", internal=True)
+    jira_control.update_comment(key, comment_id, body="note, edited", internal=False)
+    jira_control.delete_comment(key, comment_id)
+    payloads = [_check_jira(d) for d in receiver.settle()]
+    assert [p["webhookEvent"] for p in payloads] == [
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+    ]
+    assert [p["comment"]["jsdPublic"] for p in payloads] == [False, True, True]
+    assert payloads[1]["comment"]["body"] == "note, edited"
+    assert payloads[1]["comment"]["updateAuthor"]["emailAddress"] == "analyst@example.com"
 
 
 def test_jira_control_api_edits_emit(jira_control: JiraControl, receiver: Receiver) -> None:

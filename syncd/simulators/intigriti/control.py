@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
 import httpx
 
 MalformedKind = Literal["unknown_enum", "bad_shape", "invalid_json"]
+Author = Literal["researcher", "company"]
 _UNSET: Any = object()
 
 
@@ -121,6 +122,53 @@ class IntigritiControl:
         }
         answer = self._call("POST", f"/submissions/{code}/attachments", body)
         return int(answer["code"])
+
+    # ----------------------------------------------------------------- conversation
+
+    def post_message(
+        self,
+        code: str,
+        text: str,
+        *,
+        author: Author = "researcher",
+        internal: bool = False,
+        attachments: Sequence[tuple[str, bytes]] = (),
+    ) -> dict[str, Any]:
+        """A human writes a message in the web app; returns it as ``messages()`` lists it
+        (``messageId``, ``createdAt``, ...).
+
+        ``author="researcher"`` is the submission's submitter (always External: a researcher
+        cannot post an internal note, ``internal=True`` answers 400); ``"company"`` is the
+        company user edits are attributed to. Attachments are ``(file name, bytes)``; their
+        MIME type follows the name. Bumps lastUpdatedAt; emits SubmissionMessagePlaced.
+        """
+        body = {
+            "message": text,
+            "author": author,
+            "internal": internal,
+            "attachments": [
+                {"name": name, "content_base64": base64.b64encode(content).decode()}
+                for name, content in attachments
+            ],
+        }
+        return dict(self._call("POST", f"/submissions/{code}/messages", body))
+
+    def edit_message(self, code: str, message_id: str, text: str) -> dict[str, Any]:
+        """The author edits a message: its event shows the new text and ``lastEditedAt``;
+        bumps lastUpdatedAt; no new event, no webhook."""
+        path = f"/submissions/{code}/messages/{message_id}"
+        return dict(self._call("PATCH", path, {"message": text}))
+
+    def delete_message(self, code: str, message_id: str) -> dict[str, Any]:
+        """The author deletes a message: its event keeps its place with ``deletedAt`` set,
+        ``message`` null and no attachments; bumps lastUpdatedAt; no webhook."""
+        return dict(self._call("DELETE", f"/submissions/{code}/messages/{message_id}"))
+
+    def messages(self, code: str) -> list[dict[str, Any]]:
+        """The conversation, oldest first: ``messageId``, ``message`` (None once deleted),
+        ``external``, ``createdAt``, ``userName``, ``role``, ``attachments``
+        (``[{code, name, size}]``), ``editedAt``, ``deletedAt``."""
+        return list(self._call("GET", f"/submissions/{code}/messages"))
 
     def add_payout(self, code: str, amount: float, *, kind: str = "bounty") -> dict[str, Any]:
         """The company pays a bounty or a bonus (EUR) on ``code``."""

@@ -98,7 +98,8 @@ async def attachment_file(ctx: SimContext, request: Request, user: User) -> Resp
 
 async def submission_events(ctx: SimContext, request: Request, user: User) -> Response:
     since = _epoch_query(request, "CreatedSince")
-    return JSONResponse(ctx.store.events(request.path_params["submissionCode"], since))
+    code = request.path_params["submissionCode"]
+    return JSONResponse(ctx.store.events(code, since, _origin(request)))
 
 
 async def edit_state(ctx: SimContext, request: Request, user: User) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mimetypes
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -102,6 +103,42 @@ def _add_attachment(ctx: SimContext, request: Request, body: dict[str, Any]) -> 
         str(body.get("content_type") or "application/octet-stream"),
     )
     return {"code": number}
+
+
+def _files_from(body: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """``[{name, content_base64, content_type?}]`` -> (name, bytes, MIME type)."""
+    files = []
+    for item in body.get("attachments") or []:
+        name = str(item["name"])
+        content = base64.b64decode(str(item.get("content_base64", "")), validate=True)
+        # CHOSEN: without a given type, the one the file name suggests.
+        guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files.append((name, content, str(item.get("content_type") or guessed)))
+    return files
+
+
+def _post_message(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return ctx.store.post_message(
+        request.path_params["code"],
+        str(body.get("message") or ""),
+        author=str(body.get("author", "researcher")),
+        internal=bool(body.get("internal", False)),
+        files=_files_from(body),
+    )
+
+
+def _messages(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    return ctx.store.messages(request.path_params["code"])
+
+
+def _edit_message(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    params = request.path_params
+    return ctx.store.edit_message(params["code"], params["message_id"], str(body["message"]))
+
+
+def _delete_message(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
+    params = request.path_params
+    return ctx.store.delete_message(params["code"], params["message_id"])
 
 
 def _add_payout(ctx: SimContext, request: Request, body: dict[str, Any]) -> Any:
@@ -209,6 +246,10 @@ def control_routes(ctx: SimContext) -> list[Route]:
         ("/submissions/{code}/malformed", ["PUT"], _malformed),
         ("/submissions/{code}/attachments", ["POST"], _add_attachment),
         ("/submissions/{code}/payouts", ["POST"], _add_payout),
+        ("/submissions/{code}/messages", ["GET"], _messages),
+        ("/submissions/{code}/messages", ["POST"], _post_message),
+        ("/submissions/{code}/messages/{message_id}", ["PATCH"], _edit_message),
+        ("/submissions/{code}/messages/{message_id}", ["DELETE"], _delete_message),
         ("/submissions/{code}/duplicate", ["PUT"], _mark_duplicate),
         ("/clock", ["GET", "POST"], _clock),
         ("/tokens", ["POST"], _mint),

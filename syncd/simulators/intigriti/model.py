@@ -65,31 +65,40 @@ class Program:
     description: str
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file of a report or of a message. Codes are numbered 1, 2, ... per submission,
+    one sequence for both (CHOSEN), so one file route serves them all."""
+
+    code: int
+    name: str
+    content: bytes
+    content_type: str
+
+
+@dataclass
+class Message:
+    """One message of the conversation. Edits and deletes change it in place: its event
+    is rendered from it, so the event shows the live text (reference §4.5)."""
+
+    message_id: str
+    text: str
+    external: bool
+    created_at: int
+    user: User
+    attachments: list[Attachment] = field(default_factory=list)
+    edited_at: int | None = None
+    deleted_at: int | None = None
+
+
 @dataclass
 class Event:
     type_id: int
     created_at: int
     visibility_id: int
     user: User
-
-
-@dataclass
-class Message:
-    message_id: str
-    text: str
-    external: bool
-    created_at: int
-    user: User
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file of a report. Codes are numbered 1, 2, ... per submission (CHOSEN)."""
-
-    code: int
-    name: str
-    content: bytes
-    content_type: str
+    # Set on "Message" events only: the message the event shows.
+    message: Message | None = None
 
 
 @dataclass(frozen=True)

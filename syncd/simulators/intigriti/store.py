@@ -158,7 +158,15 @@ class Store:
         self._index_add(sub)
         self._overview_cache.pop(sub.code, None)
 
-    def _event(self, sub: Submission, kind: str, user: User, *, external: bool) -> None:
+    def _event(
+        self,
+        sub: Submission,
+        kind: str,
+        user: User,
+        *,
+        external: bool,
+        message: Message | None = None,
+    ) -> None:
         """Record a change in the submission's event log: every mutation ends here, so it
         is also where the matching webhook (if any) is emitted."""
         visibility = "External" if external else "Internal"
@@ -169,6 +177,7 @@ class Store:
                 created_at=now,
                 visibility_id=enums.EVENT_VISIBILITY.id(visibility),
                 user=user,
+                message=message,
             )
         )
         # Kept up to date even without a webhook, so one configured later has the right
@@ -378,21 +387,28 @@ class Store:
             return views.encode_detail(sub, files_base)
 
     def attachment(self, code: str, attachment_code: str) -> Attachment:
+        """A report's or a live message's file (a deleted message's files are gone)."""
         with self._lock:
             sub = self._get(code)
-            for attachment in sub.attachments:
+            for attachment in _files(sub):
                 if str(attachment.code) == attachment_code:
                     return attachment
             raise ApiError(404, "attachment_not_found", "Attachment not found")
 
-    def events(self, code: str, created_since: int | None) -> list[dict[str, Any]]:
+    def events(self, code: str, created_since: int | None, files_base: str) -> list[dict[str, Any]]:
+        """The activity, oldest first; message attachment URLs point under ``files_base``."""
         with self._lock:
             sub = self._get(code)
             return [
-                views.event_view(e)
+                views.event_view(e, sub, files_base)
                 for e in sub.events
                 if created_since is None or e.created_at >= created_since
             ]
+
+    def messages(self, code: str) -> list[dict[str, Any]]:
+        """The conversation as the web app lists it (internal view, for tests)."""
+        with self._lock:
+            return [views.message_view(m) for m in self._get(code).messages]
 
     def snapshot(self, code: str) -> dict[str, Any]:
         """Internal view for tests (no fault applied): what a human would see in the UI."""
@@ -522,11 +538,29 @@ class Store:
     def add_message(self, code: str, text: str, *, external: bool, user: User) -> str:
         with self._lock:
             sub = self._get(code)
-            message_id = _guid(self._rng)
-            sub.messages.append(Message(message_id, text, external, self.clock.epoch(), user))
-            self._event(sub, "Message", user, external=external)
+            message = self._place_message(sub, text, external=external, user=user)
             self._touch(sub, user)
-            return message_id
+            return message.message_id
+
+    def _place_message(
+        self,
+        sub: Submission,
+        text: str,
+        *,
+        external: bool,
+        user: User,
+        files: list[tuple[str, bytes, str]] | None = None,
+    ) -> Message:
+        """A new message and its "Message" event (which emits SubmissionMessagePlaced)."""
+        first = _next_file_code(sub)
+        attachments = [
+            Attachment(first + offset, name, content, content_type)
+            for offset, (name, content, content_type) in enumerate(files or [])
+        ]
+        message = Message(_guid(self._rng), text, external, self.clock.epoch(), user, attachments)
+        sub.messages.append(message)
+        self._event(sub, "Message", user, external=external, message=message)
+        return message
 
     # ----------------------------------------------------------------- submissions: human edits
 
@@ -536,7 +570,7 @@ class Store:
         """The researcher attaches a file to the report; returns its attachment code."""
         with self._lock:
             sub = self._get(code)
-            number = len(sub.attachments) + 1
+            number = _next_file_code(sub)
             sub.attachments.append(Attachment(number, name, content, content_type))
             self._event(sub, "Submission edited", sub.submitter, external=True)
             self._touch(sub, sub.submitter)
@@ -593,14 +627,62 @@ class Store:
                 sub.title = str(changes["title"])
                 self._event(sub, "Submission edited", user, external=True)
             if "message" in changes:
-                sub.messages.append(
-                    Message(
-                        _guid(self._rng), str(changes["message"]), True, self.clock.epoch(), user
-                    )
-                )
-                self._event(sub, "Message", user, external=True)
+                self._place_message(sub, str(changes["message"]), external=True, user=user)
             self._touch(sub, user)
             return views.internal_view(sub)
+
+    # ----------------------------------------------------------------- messages: human side
+
+    def post_message(
+        self,
+        code: str,
+        text: str,
+        *,
+        author: str,
+        internal: bool = False,
+        files: list[tuple[str, bytes, str]] | None = None,
+    ) -> dict[str, Any]:
+        """A researcher or the company user writes in the web app; returns the message."""
+        if author not in _AUTHORS:
+            raise ApiError(400, "invalid_author", "author must be researcher or company")
+        if author == "researcher" and internal:
+            # CHOSEN: refused rather than silently made external, so a test cannot
+            # believe it created a researcher's internal note.
+            raise ApiError(400, "invalid_visibility", "researchers cannot post internal messages")
+        if not text and not files:
+            raise ApiError(400, "invalid_message", "a message needs text or attachments")
+        with self._lock:
+            sub = self._get(code)
+            user = sub.submitter if author == "researcher" else HUMAN_USER
+            message = self._place_message(sub, text, external=not internal, user=user, files=files)
+            self._touch(sub, user)
+            return views.message_view(message)
+
+    def edit_message(self, code: str, message_id: str, text: str) -> dict[str, Any]:
+        """The author changes a message's text: the same event shows the new text with
+        ``lastEditedAt``; no new event, no webhook (none exists for edits, reference §6),
+        but ``lastUpdatedAt`` moves so ``UpdatedSince`` finds the submission."""
+        if not text:
+            raise ApiError(400, "invalid_message", "message text is required")
+        with self._lock:
+            sub = self._get(code)
+            message = _live_message(sub, message_id)
+            if text != message.text:
+                # CHOSEN: saving the same text is no edit (nothing moves).
+                message.text = text
+                message.edited_at = self.clock.epoch()
+                self._touch(sub, message.user)
+            return views.message_view(message)
+
+    def delete_message(self, code: str, message_id: str) -> dict[str, Any]:
+        """The author deletes a message: its event stays, with ``deletedAt`` set, no text
+        and no attachments (their files answer 404 from now on); bumps ``lastUpdatedAt``."""
+        with self._lock:
+            sub = self._get(code)
+            message = _live_message(sub, message_id)
+            message.deleted_at = self.clock.epoch()
+            self._touch(sub, message.user)
+            return views.message_view(message)
 
     def _human_status(self, sub: Submission, status: str, close_reason: Any) -> None:
         try:
@@ -665,6 +747,36 @@ _EDIT_FIELDS = frozenset(
     }
 )
 _CLOSED = ("Closed", "Archived")
+_AUTHORS = ("researcher", "company")
+
+
+def _files(sub: Submission) -> list[Attachment]:
+    """Every file of a submission that can be downloaded: the report's and those of
+    messages that are not deleted."""
+    files = list(sub.attachments)
+    for message in sub.messages:
+        if message.deleted_at is None:
+            files.extend(message.attachments)
+    return files
+
+
+def _next_file_code(sub: Submission) -> int:
+    # Deleted messages' files count too: a code is never handed out twice.
+    codes = [a.code for a in sub.attachments]
+    codes.extend(a.code for m in sub.messages for a in m.attachments)
+    return max(codes, default=0) + 1
+
+
+def _live_message(sub: Submission, message_id: str) -> Message:
+    for message in sub.messages:
+        if message.message_id == message_id:
+            if message.deleted_at is not None:
+                # CHOSEN: a deleted message cannot be edited or deleted again.
+                raise ApiError(409, "message_deleted", "The message was deleted")
+            return message
+    raise ApiError(404, "message_not_found", "Message not found")
+
+
 _ORDER = ("Draft", "Triage", "Pending", "Accepted", "Closed", "Archived")
 
 

@@ -9,6 +9,15 @@ Also CHOSEN, where the reference is silent: a report attachment's ``url`` is
 ``{server}/files/{code}/{attachmentCode}/{name}`` on the API's own origin (served with the
 same bearer token and read quota); attachment codes are numbered 1, 2, ... per submission;
 all amounts are EUR.
+
+Message events (reference §4.5): the spec's ``SubmissionEventViewModel`` declares only
+``type``, ``createdAt``, ``visibility`` and ``user``; real responses are polymorphic and a
+message event also carries ``message``, ``attachments`` (``[{url, name, code, type}]``),
+``destroyMessageMetadata``, ``lastEditedAt`` and ``deletedAt``, which the simulator sends.
+CHOSEN: a message attachment's ``type`` is its MIME type and its ``url`` has the report
+attachments' form (one code sequence per submission); ``destroyMessageMetadata`` is always
+null; a deleted message shows ``message: null`` and no attachments. Events carry no
+message id (the reference lists none).
 """
 
 from __future__ import annotations
@@ -19,7 +28,14 @@ from typing import Any
 from urllib.parse import quote
 
 from syncd.intigriti import enums
-from syncd.simulators.intigriti.model import Attachment, Event, Program, Submission, User
+from syncd.simulators.intigriti.model import (
+    Attachment,
+    Event,
+    Message,
+    Program,
+    Submission,
+    User,
+)
 
 WEB_APP = "https://app.intigriti.com"
 
@@ -277,12 +293,54 @@ def submission_detail(sub: Submission, files_base: str) -> dict[str, Any]:
     }
 
 
-def event_view(event: Event) -> dict[str, Any]:
-    return {
+def event_view(event: Event, sub: Submission, files_base: str) -> dict[str, Any]:
+    body = {
         "type": _enum(event.type_id, enums.EVENT_TYPE.name(event.type_id)),
         "createdAt": event.created_at,
         "visibility": _enum(event.visibility_id, enums.EVENT_VISIBILITY.name(event.visibility_id)),
         "user": user_view(event.user),
+    }
+    if event.message is not None:
+        body.update(_message_fields(event.message, sub, files_base))
+    return body
+
+
+def _message_fields(message: Message, sub: Submission, files_base: str) -> dict[str, Any]:
+    """The fields a message event adds to the base event (see the module doc)."""
+    deleted = message.deleted_at is not None
+    return {
+        "message": None if deleted else message.text,
+        "attachments": [
+            {
+                "url": attachment_url(files_base, sub, a),
+                "name": a.name,
+                "code": a.code,
+                "type": a.content_type,
+            }
+            for a in ([] if deleted else message.attachments)
+        ],
+        "destroyMessageMetadata": None,
+        "lastEditedAt": message.edited_at,
+        "deletedAt": message.deleted_at,
+    }
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """One message as the control API shows it (the web app's view, with its id)."""
+    deleted = message.deleted_at is not None
+    return {
+        "messageId": message.message_id,
+        "message": None if deleted else message.text,
+        "external": message.external,
+        "createdAt": message.created_at,
+        "userName": message.user.user_name,
+        "role": message.user.role,
+        "attachments": [
+            {"code": a.code, "name": a.name, "size": len(a.content)}
+            for a in ([] if deleted else message.attachments)
+        ],
+        "editedAt": message.edited_at,
+        "deletedAt": message.deleted_at,
     }
 
 
@@ -306,15 +364,7 @@ def internal_view(sub: Submission) -> dict[str, Any]:
             {"code": a.code, "name": a.name, "size": len(a.content)} for a in sub.attachments
         ],
         "payouts": [{"kind": p.kind, "amount": p.amount} for p in sub.payouts],
-        "messages": [
-            {
-                "messageId": m.message_id,
-                "message": m.text,
-                "external": m.external,
-                "createdAt": m.created_at,
-            }
-            for m in sub.messages
-        ],
+        "messages": [message_view(m) for m in sub.messages],
         "events": len(sub.events),
         "malformed": sub.malformed,
     }

@@ -7,6 +7,7 @@ HTTP method. Handlers run under the state lock (each state method takes it) and 
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime
 from email import policy
@@ -18,14 +19,17 @@ from syncd.simulators.jira.catalog import (
     ALL_FIELDS,
     CUSTOM_FIELDS,
     FIELD_BY_ID,
+    GROUPS,
     ISSUE_TYPE_BY_ID,
     LINK_TYPE_BY_ID,
     LINK_TYPES,
     NAVIGABLE_FIELDS,
     PRIORITIES,
     RESOLUTIONS,
+    ROLE_IDS,
     STATUS_CATEGORIES,
     STATUSES,
+    Group,
 )
 from syncd.simulators.jira.errors import ApiError
 from syncd.simulators.jira.http import INVALID_PAYLOAD, Ctx, Handler, Resp
@@ -47,6 +51,10 @@ MAX_RECONCILE = 50
 ID_ONLY_CAP = 5000
 FIELDS_CAP = 100
 DC_SEARCH_CAP = 1000
+COMMENTS_DEFAULT = 100
+COMMENTS_CAP = 5000
+COMMENT_ORDERS = ("created", "+created", "-created")
+GROUP_PICKER_DEFAULT = 20
 CLOUD_VERSION = ([1001, 0, 0], "1001.0.0-SNAPSHOT", 100289)
 DC_VERSION = ([9, 12, 15], "9.12.15", 9120015)
 
@@ -103,6 +111,60 @@ def projects(ctx: Ctx) -> Resp:
 
 def project(ctx: Ctx) -> Resp:
     return Resp(200, ctx.renderer.project(ctx.state.project(ctx.params["projectIdOrKey"])))
+
+
+def project_roles(ctx: Ctx) -> Resp:
+    """Role name -> the role's URL under the project (the ``jira`` library's
+    ``project_roles`` reads the id from the URL's last segment)."""
+    project = ctx.state.project(ctx.params["projectIdOrKey"])
+    base = f"{ctx.renderer.api}/project/{project.id}/role"
+    return Resp(200, {name: f"{base}/{role_id}" for name, role_id in ROLE_IDS.items()})
+
+
+def groups_picker(ctx: Ctx) -> Resp:
+    """Groups whose names contain ``query``, sorted, with the match in ``<b>``.
+
+    CHOSEN: the match ignores case whatever ``caseInsensitive`` says (the site's group
+    names are lower case); ``maxResults`` defaults to 20 (Jira's autocomplete limit, as in
+    the OpenAPI example "Showing 20 of 25"); ``exclude``/``excludeId`` drop groups by
+    name/id; Data Center groups carry no ``groupId``.
+    """
+    query = ctx.query.get("query", "")
+    excluded = set(ctx.query.getlist("exclude")) | set(ctx.query.getlist("excludeId"))
+    limit = max(0, ctx.int_param("maxResults", GROUP_PICKER_DEFAULT))
+    found = [
+        group
+        for group in sorted(GROUPS, key=lambda g: g.name)
+        if query.lower() in group.name.lower()
+        and group.name not in excluded
+        and group.group_id not in excluded
+    ]
+    shown = found[:limit]
+    return Resp(
+        200,
+        {
+            "header": f"Showing {len(shown)} of {len(found)} matching groups",
+            "total": len(found),
+            "groups": [_found_group(ctx, group, query) for group in shown],
+        },
+    )
+
+
+def _found_group(ctx: Ctx, group: Group, query: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": group.name, "html": _highlight(group.name, query)}
+    if ctx.state.settings.cloud:
+        body["groupId"] = group.group_id
+    body["labels"] = []
+    return body
+
+
+def _highlight(name: str, query: str) -> str:
+    """The name, HTML-escaped, with the first match of ``query`` in ``<b>``."""
+    at = name.lower().find(query.lower()) if query else -1
+    if at < 0:
+        return html.escape(name)
+    end = at + len(query)
+    return f"{html.escape(name[:at])}<b>{html.escape(name[at:end])}</b>{html.escape(name[end:])}"
 
 
 def project_statuses(ctx: Ctx) -> Resp:
@@ -325,13 +387,22 @@ def bulk_changelog(ctx: Ctx) -> Resp:
 
 
 def list_comments(ctx: Ctx) -> Resp:
+    """A page of comments, oldest first (``orderBy=-created``: newest first).
+
+    ``maxResults`` defaults to 100 (the OpenAPI document); CHOSEN: at most 5000; an
+    ``orderBy`` other than created/+created/-created is 400 (the document says so; the
+    message is CHOSEN).
+    """
+    order = ctx.query.get("orderBy")
+    if order not in (None, "", *COMMENT_ORDERS):
+        raise ApiError(400, [f"Invalid orderBy value '{order}'. Only 'created' is supported."])
     with ctx.state.lock:
         issue = _issue(ctx)
-        comments = list(issue.comments)
-        if ctx.query.get("orderBy", "") in ("-created", "-+created"):
+        comments = sorted(issue.comments, key=lambda c: (c.created, c.id))
+        if order == "-created":
             comments.reverse()
         start = max(0, ctx.int_param("startAt", 0))
-        limit = max(0, min(ctx.int_param("maxResults", 5000), 5000))
+        limit = max(0, min(ctx.int_param("maxResults", COMMENTS_DEFAULT), COMMENTS_CAP))
         return Resp(200, ctx.renderer.comment_page(issue, comments, start, limit))
 
 
@@ -712,6 +783,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/project", projects),
     ("GET", "/project/{projectIdOrKey}", project),
     ("GET", "/project/{projectIdOrKey}/statuses", project_statuses),
+    ("GET", "/project/{projectIdOrKey}/role", project_roles),
+    ("GET", "/groups/picker", groups_picker),
     ("GET", "/priority", priorities),
     ("GET", "/status", statuses),
     ("GET", "/resolution", resolutions),

@@ -308,4 +308,27 @@ LINK_TYPE_BY_ID = {link_type.id: link_type for link_type in LINK_TYPES}
 #: the ``resolution_self_transition`` setting is on), per workflow like the others.
 CHANGE_RESOLUTION_OFFSET = 91
 
-ROLES = ("Administrators", "Developers", "Users", "Service Desk Team")
+# Project roles and their ids (CHOSEN: the reference gives none; the OpenAPI example's
+# Administrators 10002). Shared by every project, as on Jira Cloud.
+ROLE_IDS = {
+    "Administrators": "10002",
+    "Developers": "10001",
+    "Users": "10000",
+    "Service Desk Team": "10003",
+}
+ROLES = tuple(ROLE_IDS)
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    group_id: str
+
+
+# The site's groups (CHOSEN: a small fixed set; Cloud group ids are UUIDs, §2.4).
+GROUPS = (
+    Group("developers", "5f1c8e2a-3b4d-4e6f-9a1b-2c3d4e5f6a7b"),
+    Group("jira-administrators", "0a6e3c1d-7b2f-4c8e-9d5a-1e2f3a4b5c6d"),
+    Group("jira-software-users", "8d2b4f6a-1c3e-4a5b-8c7d-9e0f1a2b3c4d"),
+    Group("security-team", "3c9a7e5b-2d4f-4b6a-8e1c-5f7a9b0c2d4e"),
+)

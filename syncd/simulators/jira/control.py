@@ -12,6 +12,9 @@ from typing import Any
 
 import httpx
 
+# "Argument not given", where None means something (a visibility of None clears it).
+_UNSET: Any = object()
+
 
 class ControlError(Exception):
     """The control API refused a request."""
@@ -185,11 +188,51 @@ class JiraControl:
         self._call("DELETE", f"/issues/{ref}")
 
     def add_comment(
-        self, ref: str, body: str, *, visibility: Mapping[str, str] | None = None
+        self,
+        ref: str,
+        body: str,
+        *,
+        visibility: Mapping[str, str] | None = None,
+        internal: bool = False,
+        author: str | None = None,
     ) -> str:
-        payload = {"body": body, "visibility": dict(visibility) if visibility else None}
+        """A human comments (v2 wiki ``body``); returns the comment id. ``internal`` makes
+        it a JSM internal note (``jsdPublic: false``); ``author`` is a seeded user's email
+        (default: the human analyst)."""
+        payload = {
+            "body": body,
+            "visibility": dict(visibility) if visibility else None,
+            "internal": internal,
+            "actor": author,
+        }
         result: dict[str, str] = self._call("POST", f"/issues/{ref}/comments", payload)
         return result["id"]
+
+    def update_comment(
+        self,
+        ref: str,
+        comment_id: str,
+        *,
+        body: str | None = None,
+        visibility: Mapping[str, str] | None = _UNSET,
+        internal: bool | None = None,
+    ) -> None:
+        """The human analyst edits a comment: only what is given changes (``visibility=None``
+        lifts the restriction). Bumps the comment's and the issue's ``updated`` and sends
+        ``comment_updated``."""
+        payload: dict[str, Any] = {}
+        if body is not None:
+            payload["body"] = body
+        if visibility is not _UNSET:
+            payload["visibility"] = dict(visibility) if isinstance(visibility, Mapping) else None
+        if internal is not None:
+            payload["internal"] = internal
+        self._call("PUT", f"/issues/{ref}/comments/{comment_id}", payload)
+
+    def delete_comment(self, ref: str, comment_id: str) -> None:
+        """A human deletes a comment: bumps the issue's ``updated``, sends
+        ``comment_deleted``."""
+        self._call("DELETE", f"/issues/{ref}/comments/{comment_id}")
 
     def set_timestamps(
         self, ref: str, *, created: datetime | None = None, updated: datetime | None = None

@@ -61,6 +61,9 @@ def issue_state(state: JiraState, issue: Issue) -> dict[str, Any]:
                 "body": c.body.wiki,
                 "author": state.users[c.author_id].email if c.author_id in state.users else None,
                 "visibility": c.visibility,
+                "internal": c.internal,
+                "created": c.created.isoformat(),
+                "updated": c.updated.isoformat(),
             }
             for c in issue.comments
         ],
@@ -132,6 +135,8 @@ class ControlApi:
             ("POST", "/_control/issues/{ref}/edit", self._edit),
             ("POST", "/_control/issues/{ref}/move", self._move),
             ("POST", "/_control/issues/{ref}/comments", self._comment),
+            ("PUT", "/_control/issues/{ref}/comments/{comment_id}", self._update_comment),
+            ("DELETE", "/_control/issues/{ref}/comments/{comment_id}", self._delete_comment),
             ("POST", "/_control/issues/{ref}/timestamps", self._timestamps),
             ("PUT", "/_control/issues/{ref}/properties/{key}", self._set_property),
             ("POST", "/_control/links", self._add_link),
@@ -342,8 +347,27 @@ class ControlApi:
     def _comment(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         issue = self._issue(params)
         request = {"body": body["body"], "visibility": body.get("visibility")}
-        comment = self.state.add_comment(self._actor(body), issue, request, "2")
+        internal = body.get("internal", False)
+        if not isinstance(internal, bool):
+            raise ApiError(400, ["internal must be true or false"])
+        comment = self.state.add_comment(
+            self._actor(body), issue, request, "2", internal=internal
+        )
         return Resp(201, {"id": str(comment.id)})
+
+    def _update_comment(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        """A human edits a comment: ``body``, ``visibility`` (present; null clears) and
+        ``internal``, each only when given."""
+        issue = self._issue(params)
+        changes = {k: body[k] for k in ("body", "visibility", "internal") if k in body}
+        comment = self.state.human_update_comment(
+            self._actor(body), issue, params["comment_id"], changes
+        )
+        return Resp(200, {"id": str(comment.id)})
+
+    def _delete_comment(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
+        self.state.delete_comment(self._issue(params), params["comment_id"])
+        return Resp(204)
 
     def _timestamps(self, params: dict[str, str], query: QueryParams, body: Any) -> Resp:
         issue = self._issue(params)

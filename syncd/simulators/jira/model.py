@@ -80,6 +80,9 @@ class Comment:
     created: datetime
     updated: datetime
     visibility: dict[str, str] | None
+    # A JSM internal note (property ``sd.public.comment`` = ``{"internal": true}``):
+    # rendered as ``jsdPublic: false``.
+    internal: bool = False
 
 
 @dataclass

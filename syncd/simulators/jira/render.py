@@ -285,7 +285,7 @@ class Renderer:
             "updateAuthor": self.user_by_id(comment.update_author_id),
             "created": self.when(comment.created),
             "updated": self.when(comment.updated),
-            "jsdPublic": True,
+            "jsdPublic": not comment.internal,
         }
         if comment.visibility is not None:
             body["visibility"] = dict(comment.visibility)

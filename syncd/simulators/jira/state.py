@@ -27,6 +27,7 @@ from syncd.simulators.jira.catalog import (
     CHANGE_RESOLUTION_OFFSET,
     DEFAULT_PRIORITY_ID,
     DEFAULT_RESOLUTION_FOR_STATUS,
+    GROUPS,
     INITIAL_STATUS_ID,
     ISSUE_TYPE_BY_ID,
     ISSUE_TYPES,
@@ -37,6 +38,7 @@ from syncd.simulators.jira.catalog import (
     ROLES,
     STATUS_BY_ID,
     STATUSES,
+    Group,
     LinkType,
     Transition,
     workflow_for,
@@ -62,6 +64,8 @@ from syncd.simulators.jira.timefmt import utc_now
 MAX_PROPERTY_KEY = 255
 INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
 MAX_CURSORS = 512
+# The comment property a JSM internal note carries (reference §2.4).
+SD_PUBLIC_COMMENT = "sd.public.comment"
 
 
 @dataclass
@@ -110,6 +114,16 @@ class ChangeObserver(Protocol):
     ) -> None: ...
 
     def close(self) -> None: ...
+
+
+@dataclass
+class CommentChange:
+    """What one comment edit changes; ``None``/``False`` fields stay as they are."""
+
+    text: Text | None = None
+    set_visibility: bool = False
+    visibility: dict[str, str] | None = None
+    internal: bool | None = None
 
 
 @dataclass
@@ -667,6 +681,8 @@ class JiraState:
         text: Text,
         visibility: Mapping[str, str] | None,
         now: datetime,
+        *,
+        internal: bool = False,
     ) -> Comment:
         comment = Comment(
             id=self._next(self._other_ids),
@@ -676,6 +692,7 @@ class JiraState:
             created=now,
             updated=now,
             visibility=dict(visibility) if visibility else None,
+            internal=internal,
         )
         issue.comments.append(comment)
         if self.observer is not None:
@@ -690,31 +707,47 @@ class JiraState:
         value = raw.get("value") or raw.get("identifier")
         if not isinstance(value, str) or value == "":
             raise ApiError(400, errors={"commentLevel": "You must specify a visibility value."})
-        if raw["type"] == "role" and value not in ROLES:
-            raise ApiError(
-                400,
-                errors={
-                    "commentLevel": f"You are currently not a member of the project role: {value}."
-                },
-            )
-        identifier = value if raw["type"] == "role" else str(raw.get("identifier") or value)
-        return {"type": str(raw["type"]), "value": value, "identifier": identifier}
+        if raw["type"] == "role":
+            if value not in ROLES:
+                raise ApiError(
+                    400,
+                    errors={
+                        "commentLevel": (
+                            f"You are currently not a member of the project role: {value}."
+                        )
+                    },
+                )
+            return {"type": "role", "value": value, "identifier": value}
+        group = _known_group(raw.get("identifier"), raw.get("value"))
+        if group is None:
+            # CHOSEN message (Jira's wording is not in the reference), as the role case.
+            raise ApiError(400, errors={"commentLevel": f"Group: '{value}' does not exist."})
+        return {"type": "group", "value": group.name, "identifier": group.group_id}
 
-    def add_comment(self, actor: User, issue: Issue, body: Any, version: str) -> Comment:
+    def _comment_text(self, raw: Any, version: str) -> Text:
+        result = EditResult()
+        text = parse_text(raw, version, "comment", result)
+        if result.errors:
+            raise ApiError(400, errors=result.errors)
+        if text is None or text.wiki.strip() == "":
+            raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+        return text
+
+    def add_comment(
+        self, actor: User, issue: Issue, body: Any, version: str, *, internal: bool = False
+    ) -> Comment:
+        """POST .../comment; ``internal`` (the control API's human) or the JSM property
+        ``sd.public.comment`` in the body make it an internal note."""
         with self.lock:
             if not isinstance(body, Mapping):
                 raise ApiError(400, [INVALID_PAYLOAD])
-            result = EditResult()
-            text = parse_text(body.get("body"), version, "comment", result)
-            if result.errors:
-                raise ApiError(400, errors=result.errors)
-            if text is None or text.wiki.strip() == "":
-                raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+            text = self._comment_text(body.get("body"), version)
             visibility = self._visibility(body.get("visibility"))
+            internal = _internal_flag(body.get("properties")) or internal
             self._before_change(issue)
             now = self.now()
             issue.core.updated = now
-            return self._add_comment(issue, actor, text, visibility, now)
+            return self._add_comment(issue, actor, text, visibility, now, internal=internal)
 
     def comment(self, issue: Issue, comment_id: str) -> Comment:
         with self.lock:
@@ -726,27 +759,58 @@ class JiraState:
     def update_comment(
         self, actor: User, issue: Issue, comment_id: str, body: Any, version: str
     ) -> Comment:
+        """PUT .../comment/{id}: a body is required; ``visibility`` (null clears it) and
+        the ``sd.public.comment`` property change only when given."""
         with self.lock:
             comment = self.comment(issue, comment_id)
             if not isinstance(body, Mapping):
                 raise ApiError(400, [INVALID_PAYLOAD])
-            result = EditResult()
-            text = parse_text(body.get("body"), version, "comment", result)
-            if result.errors:
-                raise ApiError(400, errors=result.errors)
-            if text is None or text.wiki.strip() == "":
-                raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+            change = CommentChange(
+                text=self._comment_text(body.get("body"), version),
+                internal=_internal_flag(body.get("properties")),
+            )
             if "visibility" in body:
-                comment.visibility = self._visibility(body.get("visibility"))
-            self._before_change(issue)
-            now = self.now()
-            comment.body = text
-            comment.updated = now
-            comment.update_author_id = actor.account_id
-            issue.core.updated = now
-            if self.observer is not None:
-                self.observer.comment_event("comment_updated", issue, comment, actor.account_id)
-            return comment
+                change.set_visibility = True
+                change.visibility = self._visibility(body.get("visibility"))
+            return self._change_comment(actor, issue, comment, change)
+
+    def human_update_comment(
+        self, actor: User, issue: Issue, comment_id: str, changes: Mapping[str, Any]
+    ) -> Comment:
+        """A human edits a comment in the web UI: any of ``body`` (wiki text),
+        ``visibility`` (present: set, None: clear) and ``internal`` (bool)."""
+        with self.lock:
+            comment = self.comment(issue, comment_id)
+            internal = changes.get("internal")
+            if internal is not None and not isinstance(internal, bool):
+                raise ApiError(400, ["internal must be true, false or null"])
+            change = CommentChange(internal=internal)
+            if changes.get("body") is not None:
+                change.text = self._comment_text(changes["body"], "2")
+            if "visibility" in changes:
+                change.set_visibility = True
+                change.visibility = self._visibility(changes["visibility"])
+            return self._change_comment(actor, issue, comment, change)
+
+    def _change_comment(
+        self, actor: User, issue: Issue, comment: Comment, change: CommentChange
+    ) -> Comment:
+        """Apply an edit: like Jira, every saved edit moves the comment's and the issue's
+        ``updated`` and sends ``comment_updated``."""
+        self._before_change(issue)
+        now = self.now()
+        if change.text is not None:
+            comment.body = change.text
+        if change.set_visibility:
+            comment.visibility = change.visibility
+        if change.internal is not None:
+            comment.internal = change.internal
+        comment.updated = now
+        comment.update_author_id = actor.account_id
+        issue.core.updated = now
+        if self.observer is not None:
+            self.observer.comment_event("comment_updated", issue, comment, actor.account_id)
+        return comment
 
     def delete_comment(self, issue: Issue, comment_id: str) -> None:
         with self.lock:
@@ -975,6 +1039,37 @@ class JiraState:
             if found is None:
                 raise ApiError(400, ["The provided next page token is invalid or expired."])
             return found
+
+
+def _known_group(identifier: Any, name: Any) -> Group | None:
+    """The group a visibility names: by ``identifier`` (its id, or a name as older
+    clients send) when given, else by ``value``. CHOSEN: names match case-insensitively,
+    as Jira stores group names in lower case."""
+    wanted = identifier if isinstance(identifier, str) and identifier else name
+    if not isinstance(wanted, str):
+        return None
+    for group in GROUPS:
+        if wanted in (group.group_id, group.name) or wanted.lower() == group.name:
+            return group
+    return None
+
+
+def _internal_flag(raw: Any) -> bool | None:
+    """Whether comment ``properties`` mark a JSM internal note (reference §2.4:
+    ``sd.public.comment`` = ``{"internal": true}``); None when they do not say."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(
+        isinstance(item, Mapping) and isinstance(item.get("key"), str) and "value" in item
+        for item in raw
+    ):
+        raise ApiError(400, [INVALID_PAYLOAD])
+    flag: bool | None = None
+    for item in raw:
+        if item["key"] == SD_PUBLIC_COMMENT:
+            value = item["value"]
+            flag = isinstance(value, Mapping) and value.get("internal") is True
+    return flag
 
 
 def _ends(link: IssueLink) -> tuple[int, int]:
