@@ -1,0 +1,144 @@
+"""Messages <-> comments end to end: syncd as a process, both simulators over real HTTP,
+on SQLite and PostgreSQL. What is checked is what each side holds afterwards."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import E2E, e2e_world, wait_for
+from test_reconcile import assert_ok
+
+ROLE = {"type": "role", "value": "Developers"}
+_REF = re.compile(r"syncd ref [0-9a-f]{12}")
+ON = {"conversation": {"direction": "both", "internal_visibility": "Developers"}}
+
+
+@pytest.fixture
+def e2e(tmp_path: Path, database_url: str) -> Iterator[E2E]:
+    yield from e2e_world(tmp_path, database_url)
+
+
+def copies_in_jira(e2e: E2E, key: str) -> list[dict[str, Any]]:
+    return [c for c in e2e.world.jira.control.comments(key) if _REF.search(c["body"])]
+
+
+def copies_in_intigriti(e2e: E2E, code: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in e2e.world.intigriti.control.messages(code)
+        if m.get("message") and _REF.search(m["message"])
+    ]
+
+
+def numbers(texts: list[str], pattern: str) -> list[int]:
+    return [int(m.group(1)) for t in texts if (m := re.search(pattern, t))]
+
+
+def test_internal_notes_land_only_as_restricted_comments_and_the_marker_decides_the_rest(
+    e2e: E2E,
+) -> None:
+    e2e.rewrite_config(ON)
+    intigriti = e2e.world.intigriti.control
+    code = e2e.world.report(status="Accepted")
+    intigriti.post_message(code, "internal: bounty on hold", author="company", internal=True)
+    intigriti.post_message(code, "my PoC: *bold* [x|javascript:alert(1)]")
+    intigriti.post_message(code, "thanks, we are on it", author="company")
+    assert_ok(e2e.reconcile())
+
+    key = str(e2e.issue_of(code)["key"])
+    comments = copies_in_jira(e2e, key)
+    assert len(comments) == 3
+    by_text = {
+        next(t for t in ("bounty on hold", "my PoC", "we are on it") if t in c["body"]): c
+        for c in comments
+    }
+    assert by_text["bounty on hold"]["visibility"]["value"] == "Developers"
+    assert by_text["my PoC"]["visibility"] is None
+    assert by_text["we are on it"]["visibility"] is None
+    assert "{noformat}" in by_text["my PoC"]["body"]  # the researcher's text, literally
+
+    jira = e2e.world.jira.control
+    jira.add_comment(key, "[to researcher] fixed in 1.2.3, please retest")
+    jira.add_comment(key, "[to researcher] we think this is a dupe", visibility=ROLE)
+    jira.add_comment(key, "[to researcher] internal JSM note", internal=True)
+    jira.add_comment(key, "root cause: missing output encoding")
+    assert_ok(e2e.reconcile())
+    sent = copies_in_intigriti(e2e, code)
+    external = [m for m in sent if m["external"]]
+    internal = [m for m in sent if not m["external"]]
+    assert len(external) == 1
+    assert external[0]["message"].startswith("fixed in 1.2.3")  # the marker removed
+    assert len(internal) == 3
+    assert not any("dupe" in m["message"] or "JSM" in m["message"] for m in external)
+
+    e2e.reset_counters()
+    assert_ok(e2e.reconcile())
+    assert e2e.writes() == 0
+
+
+@pytest.mark.slow
+def test_twenty_messages_each_way_once_in_order_across_a_kill(e2e: E2E) -> None:
+    # slow writes, so the kill lands while copies are going out
+    e2e.rewrite_config(
+        {
+            **ON,
+            "sync": {"poll_interval_seconds": 1, "jira_poll_interval_seconds": 1},
+            "intigriti": {"write_rate_per_minute": 120},
+            "jira": {"requests_per_minute": 600},
+        }
+    )
+    intigriti, jira = e2e.world.intigriti.control, e2e.world.jira.control
+    code = e2e.world.report(status="Accepted")
+    log = e2e.workdir / "daemon.log"
+    daemon = e2e.popen("run", log=log)
+    wait_for(lambda: bool(e2e.submission(code)["internalReference"]), timeout=60, what="a link")
+    key = str(e2e.issue_of(code)["key"])
+    for n in range(10):
+        intigriti.post_message(code, f"researcher message {n}")
+        jira.add_comment(key, f"developer comment {n}")
+    wait_for(
+        lambda: len(copies_in_intigriti(e2e, code)) >= 3,
+        timeout=60,
+        what="the first copies to Intigriti",
+    )
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(timeout=30)
+    assert len(copies_in_intigriti(e2e, code)) < 10, "the kill came too late to test anything"
+
+    for n in range(10, 20):
+        intigriti.post_message(code, f"researcher message {n}")
+        jira.add_comment(key, f"developer comment {n}")
+    daemon = e2e.popen("run", log=e2e.workdir / "daemon2.log")
+    try:
+        wait_for(
+            lambda: len(copies_in_intigriti(e2e, code)) >= 20
+            and len(copies_in_jira(e2e, key)) >= 20,
+            timeout=120,
+            what="20 copies each way",
+        )
+        e2e.reset_counters()
+        before = e2e.query("SELECT count(*) AS n FROM conversation_copies")[0]["n"]
+        wait_for(
+            lambda: e2e.world.intigriti.control.count("GET", "/submissions") >= 2
+            and e2e.world.jira.control.counters().get("GET /rest/api/2/search/jql", 0) >= 2,
+            timeout=30,
+            what="two more polls of each side",
+        )
+        assert e2e.writes() == 0
+        assert e2e.query("SELECT count(*) AS n FROM conversation_copies")[0]["n"] == before
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+
+    in_jira = [c["body"] for c in copies_in_jira(e2e, key)]
+    in_intigriti = [m["message"] for m in copies_in_intigriti(e2e, code)]
+    assert numbers(in_jira, r"researcher message (\d+)") == list(range(20))
+    assert numbers(in_intigriti, r"developer comment (\d+)") == list(range(20))
+    assert all("on Intigriti" in body for body in in_jira)  # attributed
+    assert all(" on Jira (" in text for text in in_intigriti)
+    assert not any(m["external"] for m in copies_in_intigriti(e2e, code))
