@@ -9,7 +9,7 @@ from typing import Any
 
 from syncd.intigriti.oauth import TokenStatus
 from syncd.logging import redacted_copy
-from syncd.store.conversation import ConversationLedger
+from syncd.store.conversation import ENABLED_CURSOR, ConversationLedger
 from syncd.store.instances import all_instances
 from syncd.store.repository import Repository
 
@@ -174,6 +174,7 @@ def gather(
             "stats": cursor.last_stats,
         }
         for cursor in repository.cursors()
+        if cursor.source != ENABLED_CURSOR  # a date, not a cycle
     ]
     return StatusReport(
         schema_current=True,

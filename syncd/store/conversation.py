@@ -17,7 +17,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syncd.store.repository import Repository
-from syncd.store.tables import ConversationCopyRow, ConversationMarkRow
+from syncd.store.tables import ConversationCopyRow, ConversationMarkRow, CursorRow
+
+#: the ``cursors`` row whose watermark says when the conversation sync was turned on
+ENABLED_CURSOR = "conversation"
 
 Origin = Literal["intigriti", "jira"]
 #: to Jira: ``restricted`` / ``public`` comments; to Intigriti: ``internal`` / ``external``
@@ -196,3 +199,19 @@ class ConversationLedger:
             }
 
         return self._repository.transaction(work, what="counting conversation copies")
+
+    def enabled_since(self, now: datetime) -> datetime:
+        """When the conversation sync was first turned on for this database (recorded by
+        the first process to ask). Links created since then get their whole conversation
+        copied; older ones get it at their next change."""
+
+        def work(session: Session) -> datetime:
+            row = session.get(CursorRow, ENABLED_CURSOR, with_for_update=True)
+            if row is None:
+                row = CursorRow(source=ENABLED_CURSOR, watermark=now)
+                session.add(row)
+            elif row.watermark is None:
+                row.watermark = now
+            return _aware(row.watermark) or now
+
+        return self._repository.transaction(work, what="reading when the conversation began")

@@ -100,6 +100,13 @@ class ConversationRunner:
         self.overlap = overlap
         self.clock = clock
         self.may_write = may_write
+        self._enabled_since: datetime | None = None
+
+    def enabled_since(self) -> datetime:
+        """When the conversation sync was turned on for this database (cached)."""
+        if self._enabled_since is None:
+            self._enabled_since = self.ledger.enabled_since(self.clock())
+        return self._enabled_since
 
     def sync(
         self,

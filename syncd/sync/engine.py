@@ -310,6 +310,10 @@ class Engine:
         read as a stream) against every tagged issue (one paged Jira search), a chunk
         of submissions and their link rows at a time."""
         summary = Summary()
+        if self.conversation is not None:
+            # before the first link of this pass is made: links made from now on get
+            # their whole conversation (see _sweep_conversation)
+            self.conversation.enabled_since()
         with priority(Priority.BACKFILL):
             read_at = utcnow()
             try:
@@ -394,6 +398,7 @@ class Engine:
         if issues is not None and not self._should_stop():
             self._report_duplicates(index.by_code, summary)
         self._retry_deferred(summary, deferred)
+        self._finish_conversations(summary)
         if not self._should_stop():
             self._record("intigriti", summary, listed, read_at=intigriti_read_at)
             if issues is not None:
@@ -467,12 +472,18 @@ class Engine:
         code = submission.code
         before = links.get(code)
         mark = marks.get(code)
-        created = before is None or before.state == "creating"
+        # a link syncd made while the conversation sync was on gets its history even when
+        # the process that made it died before copying (mark None: never synced)
+        created = (
+            before is None
+            or before.state == "creating"
+            or (mark is None and before.created_at >= runner.enabled_since())
+        )
         behind = mark is not None and (
             _newer_than(submission.updated_at, mark.intigriti_seen_at)
             or (issue is not None and _newer_than(issue.updated_at, mark.jira_seen_at))
         )
-        if not (created or behind) or code in summary.failures or code in summary.deferred:
+        if not (created or behind) or code in summary.failures:
             return
         outcome = runner.sync(
             code,
@@ -674,6 +685,7 @@ class Engine:
         none, and gets both sides read). code -> (version, read the other side too)."""
         if self.conversation is None:
             return {}
+        self.conversation.enabled_since()
         candidates = {
             code: updated
             for code, updated in versions
@@ -717,6 +729,21 @@ class Engine:
             if outcome in ("failed", "deferred", "pending"):
                 with self._deferred_lock:
                     self._conversation_retry.add(code)
+
+    def _finish_conversations(self, summary: Summary) -> None:
+        """The one-shot pass waits (``deferred_wait``) for conversations another process
+        held or whose copy was still settling; the daemon leaves them to its next poll."""
+        runner = self.conversation
+        deadline = time.monotonic() + self.options.deferred_wait.total_seconds()
+        while runner is not None and time.monotonic() < deadline and not self._should_stop():
+            codes = self._take_conversation_retry()
+            if not codes:
+                return
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            for code in sorted(codes):
+                if runner.sync(code, summary) in ("failed", "deferred", "pending"):
+                    with self._deferred_lock:
+                        self._conversation_retry.add(code)
 
     def _take_conversation_retry(self) -> set[str]:
         with self._deferred_lock:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from harness import E2E, e2e_world, wait_for
+from sqlalchemy.exc import SQLAlchemyError
 from test_reconcile import assert_ok
 
 ROLE = {"type": "role", "value": "Developers"}
@@ -33,6 +34,14 @@ def copies_in_intigriti(e2e: E2E, code: str) -> list[dict[str, Any]]:
         for m in e2e.world.intigriti.control.messages(code)
         if m.get("message") and _REF.search(m["message"])
     ]
+
+
+def copies_recorded(e2e: E2E) -> int:
+    """Ledger rows so far (0 while the first process is still creating the schema)."""
+    try:
+        return int(e2e.query("SELECT count(*) AS n FROM conversation_copies")[0]["n"])
+    except SQLAlchemyError:
+        return 0
 
 
 def numbers(texts: list[str], pattern: str) -> list[int]:
@@ -142,3 +151,42 @@ def test_twenty_messages_each_way_once_in_order_across_a_kill(e2e: E2E) -> None:
     assert all("on Intigriti" in body for body in in_jira)  # attributed
     assert all(" on Jira (" in text for text in in_intigriti)
     assert not any(m["external"] for m in copies_in_intigriti(e2e, code))
+
+
+@pytest.mark.slow
+def test_three_processes_at_once_with_a_kill_copy_each_message_and_comment_once(
+    e2e: E2E,
+) -> None:
+    e2e.rewrite_config({**ON, "sync": {"reconcile_wait_seconds": 60}})
+    intigriti, jira = e2e.world.intigriti.control, e2e.world.jira.control
+    codes = [e2e.world.report(status="Accepted") for _ in range(20)]
+    for code in codes:
+        for n in range(3):
+            intigriti.post_message(code, f"{code} message {n}")
+
+    def three_at_once(kill_one: bool) -> None:
+        processes = [e2e.popen("run", "--reconcile") for _ in range(3)]
+        if kill_one:
+            wait_for(lambda: copies_recorded(e2e) > 0, timeout=60, what="the first copy")
+            processes[0].send_signal(signal.SIGKILL)
+        for process in processes:
+            process.wait(timeout=240)
+        assert_ok(e2e.reconcile())  # whatever the killed one left is finished here
+
+    three_at_once(kill_one=True)
+    for code in codes:
+        key = str(e2e.issue_of(code)["key"])
+        for n in range(2):
+            jira.add_comment(key, f"{code} comment {n}")
+    three_at_once(kill_one=True)
+
+    for code in codes:
+        key = str(e2e.issue_of(code)["key"])
+        in_jira = [c["body"] for c in copies_in_jira(e2e, key)]
+        in_intigriti = [m["message"] for m in copies_in_intigriti(e2e, code)]
+        assert numbers(in_jira, rf"{code} message (\d+)") == [0, 1, 2], code
+        assert numbers(in_intigriti, rf"{code} comment (\d+)") == [0, 1], code
+    assert set(e2e.issues_per_submission().values()) == {1}
+    e2e.reset_counters()
+    assert_ok(e2e.reconcile())
+    assert e2e.writes() == 0
