@@ -196,3 +196,42 @@ def test_run_reconcile_refuses_a_misspelt_intigriti_status_naming_the_key(e2e: E
     assert result.returncode == 2, result.stderr[-2000:]
     assert "mapping.states[2].intigriti: 'Closd'" in result.stderr
     assert e2e.issues() == []
+
+
+def test_doctor_and_start_up_refuse_a_conversation_role_jira_lacks(e2e: E2E) -> None:
+    e2e.world.seed(2)
+    e2e.rewrite_config(
+        {"conversation": {"direction": "both", "internal_visibility": "Security Team"}}
+    )
+    result = doctor(e2e)
+    assert_names(result, "conversation.internal_visibility: project SEC has no role")
+    reconcile = e2e.reconcile()
+    assert reconcile.returncode == 2, reconcile.stderr[-2000:]
+    assert "conversation.internal_visibility" in reconcile.stderr
+    assert e2e.issues() == []
+
+
+def test_doctor_passes_a_conversation_group_that_exists_and_names_one_that_does_not(
+    e2e: E2E,
+) -> None:
+    e2e.rewrite_config(
+        {
+            "conversation": {
+                "direction": "to_jira",
+                "internal_visibility_type": "group",
+                "internal_visibility": "security-team",
+            }
+        }
+    )
+    result = doctor(e2e)
+    assert "ok    Jira group security-team" in result.stdout, result.stdout
+    e2e.rewrite_config(
+        {
+            "conversation": {
+                "direction": "to_jira",
+                "internal_visibility_type": "group",
+                "internal_visibility": "security-tean",
+            }
+        }
+    )
+    assert_names(doctor(e2e), "conversation.internal_visibility: no Jira group is named")
