@@ -3,6 +3,7 @@ on SQLite and PostgreSQL. What is checked is what each side holds afterwards."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import Iterator
@@ -187,6 +188,40 @@ def test_three_processes_at_once_with_a_kill_copy_each_message_and_comment_once(
         assert numbers(in_jira, rf"{code} message (\d+)") == [0, 1, 2], code
         assert numbers(in_intigriti, rf"{code} comment (\d+)") == [0, 1], code
     assert set(e2e.issues_per_submission().values()) == {1}
+    e2e.reset_counters()
+    assert_ok(e2e.reconcile())
+    assert e2e.writes() == 0
+
+
+def test_copies_whose_answers_were_lost_are_found_again_not_sent_twice(e2e: E2E) -> None:
+    e2e.rewrite_config(ON)
+    intigriti, jira = e2e.world.intigriti.control, e2e.world.jira.control
+    code = e2e.world.report(status="Accepted")
+    assert_ok(e2e.reconcile())
+    key = str(e2e.issue_of(code)["key"])
+    for n in range(3):
+        intigriti.post_message(code, f"researcher message {n}")
+        jira.add_comment(key, f"developer comment {n}")
+    # each side commits the first copy it gets, then the connection is cut
+    jira.drop_after_commit(route="POST /rest/api/*/issue/*/comment")
+    intigriti.drop_after_commit(route="POST *")
+    first = e2e.reconcile()
+    assert first.returncode in (0, 1), first.stderr[-2000:]
+    lost = [
+        event
+        for line in first.stderr.splitlines()
+        if line.startswith("{")
+        and (event := json.loads(line)).get("event") == "conversation_copy_failed"
+    ]
+    assert sorted(e["ambiguous"] for e in lost) == [True, True], first.stderr[-3000:]
+    assert_ok(e2e.reconcile())  # any copy still settling is found by its reference
+
+    in_jira = [c["body"] for c in copies_in_jira(e2e, key)]
+    in_intigriti = [m["message"] for m in copies_in_intigriti(e2e, code)]
+    assert numbers(in_jira, r"researcher message (\d+)") == [0, 1, 2]
+    assert numbers(in_intigriti, r"developer comment (\d+)") == [0, 1, 2]
+    states = e2e.query("SELECT state FROM conversation_copies")
+    assert {row["state"] for row in states} == {"sent"}
     e2e.reset_counters()
     assert_ok(e2e.reconcile())
     assert e2e.writes() == 0
