@@ -197,7 +197,7 @@ class Message:
     """One message of a submission's conversation (an Intigriti "Message" event).
 
     ``key`` identifies it across reads: the API gives message events no id, so the
-    adapter derives one from what never changes (see ``syncd.intigriti.parse``).
+    adapter derives one from what never changes (see ``syncd.intigriti.messages``).
     ``text`` is written by a researcher or a triager: untrusted. ``internal`` messages
     are the company's notes, which a researcher never sees.
     """

@@ -292,6 +292,19 @@ class ConversationSettings(_Section):
     internal_visibility_type: Literal["role", "group"] = "role"
     internal_visibility: str = Field(default="Developers", min_length=1)
 
+    @model_validator(mode="after")
+    def _check_marker(self) -> ConversationSettings:
+        # the marker is all that sends a comment to a researcher: one that ordinary text
+        # could start with by chance ("", "a", "to") would leak internal comments
+        marker = self.to_researcher_marker.strip()
+        punctuation = [c for c in marker if not c.isalnum() and not c.isspace()]
+        if len(marker) < 3 or not punctuation:
+            raise ValueError(
+                "to_researcher_marker must be at least 3 characters with a bracket or other "
+                f"mark in it (like \"[to researcher]\"), not {marker!r}"
+            )
+        return self
+
 
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"

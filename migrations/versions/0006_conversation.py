@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("audience", sa.String(length=16), nullable=False),
         sa.Column("ref", sa.String(length=32), nullable=False),
         sa.Column("copy_id", sa.String(length=128), nullable=True),
+        sa.Column("digest", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

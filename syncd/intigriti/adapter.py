@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -270,25 +270,42 @@ class IntigritiAdapter:
             idempotent=True,
         )
 
-    def add_internal_note(self, code: str, text: str) -> str:
+    def add_internal_note(
+        self, code: str, text: str, *, before_send: Callable[[], None] | None = None
+    ) -> str:
         """Post a company-internal message (never shown to the researcher); returns its id.
 
         Never resent: a lost answer is AmbiguousWrite.
         """
-        return self._post_message(code, text, "/submissions/{code}/comments/internal")
+        return self._post_message(
+            code, text, "/submissions/{code}/comments/internal", before_send
+        )
 
-    def message_researcher(self, code: str, text: str) -> str:
+    def message_researcher(
+        self, code: str, text: str, *, before_send: Callable[[], None] | None = None
+    ) -> str:
         """Post a message the RESEARCHER reads (and is notified of); returns its id.
 
         A separate, loudly named method rather than a flag, so internal text can never
-        reach a researcher through a wrong boolean. The sync core does not call it.
+        reach a researcher through a wrong boolean. Its one caller is the conversation
+        sync, which passes ``before_send``: the comment's audience read again after the
+        quota wait, at the last moment before the message goes on the wire.
         """
-        return self._post_message(code, text, "/submissions/{code}/comments/external")
+        return self._post_message(
+            code, text, "/submissions/{code}/comments/external", before_send
+        )
 
-    def _post_message(self, code: str, text: str, route: str) -> str:
-        body = self.client.call("POST", route, path={"code": code}, body={"message": text})
+    def _post_message(
+        self, code: str, text: str, route: str, before_send: Callable[[], None] | None
+    ) -> str:
+        body = self.client.call(
+            "POST",
+            route,
+            path={"code": code},
+            body={"message": text},
+            before_send=before_send,
+        )
         return parse.message_id(body, f"POST {route}")
-
 
 if TYPE_CHECKING:
     # mypy proves the adapter honours the port the sync core is written against.

@@ -218,14 +218,23 @@ class IntigritiClient:
         params: Mapping[str, str | int] | None = None,
         body: Any = None,
         idempotent: bool | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> Any:
         """Send ``method`` to ``route`` (a template like ``/submissions/{code}``).
 
         Returns the decoded JSON body (None for an empty one). ``idempotent`` defaults to
         True for GET and False otherwise; say True for a PUT of absolute values.
+        ``before_send`` runs right before each attempt goes on the wire (after the quota
+        wait); raising ``WriteWithdrawn`` there sends nothing.
         """
         body_out, _date = self.call_dated(
-            method, route, path=path, params=params, body=body, idempotent=idempotent
+            method,
+            route,
+            path=path,
+            params=params,
+            body=body,
+            idempotent=idempotent,
+            before_send=before_send,
         )
         return body_out
 
@@ -238,6 +247,7 @@ class IntigritiClient:
         params: Mapping[str, str | int] | None = None,
         body: Any = None,
         idempotent: bool | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> tuple[Any, datetime | None]:
         """Like ``call``, plus the server's clock at the answer (its ``Date`` header)."""
         method = method.upper()
@@ -249,7 +259,14 @@ class IntigritiClient:
         label = f"{method} {route}"
         retrying = self._retrying(label, idempotent=idempotent)
         response = retrying(
-            self._send_authenticated, method, url, label, params, body, idempotent=idempotent
+            self._send_authenticated,
+            method,
+            url,
+            label,
+            params,
+            body,
+            idempotent=idempotent,
+            before_send=before_send,
         )
         return self._decode(response, label), parse_http_date(response.headers.get("date"))
 
@@ -420,10 +437,19 @@ class IntigritiClient:
         *,
         idempotent: bool,
         sink: IO[bytes] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
         token = self._auth.access_token()
         send = functools.partial(
-            self._send, method, url, label, params, body, idempotent, sink=sink
+            self._send,
+            method,
+            url,
+            label,
+            params,
+            body,
+            idempotent,
+            sink=sink,
+            before_send=before_send,
         )
         response = send(token=token)
         if response.status_code == 401:
@@ -452,11 +478,14 @@ class IntigritiClient:
         *,
         token: str,
         sink: IO[bytes] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """One request. With ``sink``, a 2xx body goes to that file (from its start)
         instead of the response; an error body is read as usual."""
         kind = "read" if method == "GET" else "write"
         waited = self._buckets[kind].acquire(current_priority())
+        if before_send is not None:
+            before_send()  # after the wait: the caller's last word on whether to send
         started = time.monotonic()
         try:
             request = self._http.build_request(

@@ -88,9 +88,7 @@ def messages(body: object, code: str, route: str) -> list[Message]:
     that message for good, since later reads start after it.
     """
     if not isinstance(body, list):
-        raise ItemError(
-            f"{route}: expected a JSON array", item=code, field="$", system=SYSTEM
-        )
+        raise ItemError(f"{route}: expected a JSON array", item=code, field="$", system=SYSTEM)
     ordinal: Counter[tuple[int, str]] = Counter()
     found: list[Message] = []
     for index, raw in enumerate(body):

@@ -16,7 +16,7 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store.repository import Repository
+from syncd.store.repository import Repository, StoreConflict
 from syncd.store.tables import ConversationCopyRow, ConversationMarkRow, CursorRow
 
 #: the ``cursors`` row whose watermark says when the conversation sync was turned on
@@ -34,6 +34,9 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+CopyState = Literal["sending", "sent", "withdrawn", "rejected"]
+
+
 @dataclass(frozen=True)
 class CopyRecord:
     submission_code: str
@@ -42,8 +45,9 @@ class CopyRecord:
     audience: Audience
     ref: str
     copy_id: str | None
-    state: Literal["sending", "sent"]
+    state: CopyState
     attempted_at: datetime | None
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,9 @@ def _copy(row: ConversationCopyRow) -> CopyRecord:
         audience=row.audience,  # type: ignore[arg-type]  # written only from Audience
         ref=row.ref,
         copy_id=row.copy_id,
-        state=row.state,  # type: ignore[arg-type]  # written only as sending/sent
+        state=row.state,  # type: ignore[arg-type]  # written only from CopyState
         attempted_at=_aware(row.attempted_at),
+        digest=row.digest,
     )
 
 
@@ -96,49 +101,88 @@ class ConversationLedger:
         source_id: str,
         audience: Audience,
         ref: str,
+        digest: str,
         now: datetime,
     ) -> CopyRecord:
-        """Record the intent to copy, before sending (StoreConflict: recorded already)."""
+        """Record the intent to copy, before sending. A row withdrawn earlier (never
+        sent) is taken up again under the new ref; any other row for this source and
+        audience means it is copied or being copied: StoreConflict."""
 
         def work(session: Session) -> CopyRecord:
-            row = ConversationCopyRow(
-                submission_code=code,
-                origin=origin,
-                source_id=source_id,
-                audience=audience,
-                ref=ref,
-                copy_id=None,
-                state="sending",
-                attempted_at=now,
-                created_at=now,
+            row = session.scalar(
+                select(ConversationCopyRow)
+                .where(
+                    ConversationCopyRow.submission_code == code,
+                    ConversationCopyRow.origin == origin,
+                    ConversationCopyRow.source_id == source_id,
+                    ConversationCopyRow.audience == audience,
+                )
+                .with_for_update()
             )
-            session.add(row)
+            if row is not None and row.state != "withdrawn":
+                raise StoreConflict(f"{code}: {origin} {source_id} is copied already")
+            if row is None:
+                row = ConversationCopyRow(
+                    submission_code=code,
+                    origin=origin,
+                    source_id=source_id,
+                    audience=audience,
+                    created_at=now,
+                )
+                session.add(row)
+            row.ref = ref
+            row.digest = digest
+            row.copy_id = None
+            row.state = "sending"
+            row.attempted_at = now
             session.flush()
             return _copy(row)
 
         return self._repository.transaction(work, what=f"recording a copy for {code}")
 
-    def attempt_again(self, ref: str, now: datetime) -> None:
-        """A copy not found on the other side is sent again: when, for the settle rule."""
+    def attempt_again(self, ref: str, digest: str, now: datetime) -> bool:
+        """A copy not found on the other side is sent again (same ref): when, for the
+        settle rule. False when the row is no longer waiting (another run settled it)."""
 
-        def work(session: Session) -> None:
-            session.execute(
+        def work(session: Session) -> bool:
+            result = session.execute(
                 update(ConversationCopyRow)
-                .where(ConversationCopyRow.ref == ref)
-                .values(attempted_at=now)
+                .where(ConversationCopyRow.ref == ref, ConversationCopyRow.state == "sending")
+                .values(attempted_at=now, digest=digest)
             )
+            return bool(getattr(result, "rowcount", 0))
 
-        self._repository.transaction(work, what="recording a copy attempt")
+        return self._repository.transaction(work, what="recording a copy attempt")
 
     def copy_sent(self, ref: str, copy_id: str | None) -> None:
+        self.close(ref, "sent", copy_id)
+
+    def close(self, ref: str, state: CopyState, copy_id: str | None = None) -> None:
+        """The copy's outcome: ``sent``, ``withdrawn`` (not sent) or ``rejected``."""
+
         def work(session: Session) -> None:
             session.execute(
                 update(ConversationCopyRow)
                 .where(ConversationCopyRow.ref == ref)
-                .values(state="sent", copy_id=copy_id)
+                .values(state=state, copy_id=copy_id)
             )
 
-        self._repository.transaction(work, what="recording a sent copy")
+        self._repository.transaction(work, what=f"recording a copy as {state}")
+
+    def waiting_codes(self) -> list[str]:
+        """Links with a copy whose send may or may not have arrived (a restarted process
+        looks at them first)."""
+
+        def work(session: Session) -> list[str]:
+            return list(
+                session.scalars(
+                    select(ConversationCopyRow.submission_code)
+                    .where(ConversationCopyRow.state == "sending")
+                    .distinct()
+                )
+            )
+
+        return self._repository.transaction(work, what="reading copies in flight")
 
     def marks(self, codes: Sequence[str]) -> dict[str, ConversationMark]:
         """The marks of these links (one query); a link never synced has none."""

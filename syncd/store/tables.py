@@ -180,7 +180,11 @@ class ConversationCopyRow(Base):
     ref: Mapped[str] = mapped_column(String(32))
     #: the copy's id on the other side (Jira comment id, Intigriti message id), once known
     copy_id: Mapped[str | None] = mapped_column(String(128))
-    #: ``sending`` (may or may not have arrived) or ``sent``
+    #: SHA-256 of the copy's text (whitespace collapsed): a reply that quotes the copy,
+    #: reference and all, is not taken for the copy itself
+    digest: Mapped[str | None] = mapped_column(String(64))
+    #: ``sending`` (may or may not have arrived), ``sent``, ``withdrawn`` (not sent: it
+    #: may be planned again) or ``rejected`` (the other side refused it: given up)
     state: Mapped[str] = mapped_column(String(16))
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,11 +8,14 @@ The rules that keep internal text from a researcher:
 * An Intigriti message becomes exactly one Jira comment: an internal note a
   *restricted* one (the configured role or group), an external message a public one.
 * A Jira comment becomes an **internal** Intigriti message. It becomes an **external**
-  one (the researcher reads it) only when it starts with the configured marker *and* is
-  not restricted. A comment's audience is checked again right before an external
-  message is sent (``needs_recheck``), so a restriction added meanwhile still wins.
-* Comments written by syncd's own Jira account, and messages carrying the reference of
-  a copy syncd made, are never copied back.
+  one (the researcher reads it) only when it starts with the configured marker (any
+  case) *and* is not restricted. The runner reads the comment again after the quota
+  wait, right before the external message goes out, so a restriction added meanwhile
+  still wins.
+* syncd's own copies never come back: a comment written by syncd's Jira account, or
+  whose id or reference (with the whole text as sent) is a copy in the ledger; a
+  message whose reference and whole text are a copy's. A reply that quotes a copy,
+  reference and all, is someone's new text and is copied.
 * Edits and deletions are not copied: a copy is made once, from the text first seen.
   The one exception is the marker: a comment copied as an internal note that later
   gains the marker (and is not restricted) is then sent to the researcher, once. A
@@ -20,11 +23,13 @@ The rules that keep internal text from a researcher:
 
 Every copy carries a reference (``syncd ref <12 hex>``) that the ledger stores before the
 copy is sent. After a lost answer or a crash, the copy is looked for by that reference;
-only when it is not there once the settle time has passed is it sent again.
+only when it is not there once the settle time has passed is it sent again, unless its
+source is gone or (for the researcher) no longer marked: then it is withdrawn.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -32,8 +37,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from syncd.records import Comment, Message
-from syncd.store.conversation import Audience, CopyRecord
-from syncd.sync.content import SAFE_URL, cap_utf16, link_text, sanitize_block, sanitize_line
+from syncd.store.conversation import Audience, CopyRecord, Origin
+from syncd.sync.content import (
+    SAFE_URL,
+    cap_utf16,
+    link_text,
+    sanitize_block,
+    sanitize_line,
+    utf16_len,
+)
 
 Escape = Callable[[str], str]
 
@@ -88,11 +100,6 @@ class CopyToIntigriti:
     audience: Audience
     resend_ref: str | None = None
 
-    @property
-    def needs_recheck(self) -> bool:
-        """External messages reach the researcher: re-read the comment right before."""
-        return self.audience == "external"
-
 
 @dataclass(frozen=True)
 class ConfirmCopy:
@@ -103,14 +110,23 @@ class ConfirmCopy:
 
 
 @dataclass(frozen=True)
+class WithdrawCopy:
+    """A copy that did not arrive and is no longer to be sent (its source was deleted,
+    or a comment is no longer meant for the researcher): closed, not sent."""
+
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AwaitCopy:
     """A copy that may have arrived is not visible yet: wait before deciding."""
 
     ref: str
-    origin: str
+    origin: Origin
 
 
-ConversationAction = CopyToJira | CopyToIntigriti | ConfirmCopy | AwaitCopy
+ConversationAction = CopyToJira | CopyToIntigriti | ConfirmCopy | WithdrawCopy | AwaitCopy
 
 
 @dataclass(frozen=True)
@@ -123,13 +139,28 @@ class ConversationPlan:
 # -- deciding --------------------------------------------------------------------------
 
 
+def _marker_end(body: str, marker: str) -> int | None:
+    """Where the marker ends when ``body`` starts with it (any case), else None."""
+    text = body.lstrip()
+    wanted = marker.strip().casefold()
+    if not wanted:
+        return None  # an empty marker marks nothing (settings refuse one anyway)
+    for end in range(1, len(text) + 1):
+        head = text[:end].casefold()
+        if head == wanted:
+            return len(body) - len(text) + end
+        if not wanted.startswith(head):
+            return None
+    return None
+
+
 def starts_with_marker(body: str, marker: str) -> bool:
-    return body.lstrip().casefold().startswith(marker.strip().casefold())
+    return _marker_end(body, marker) is not None
 
 
 def without_marker(body: str, marker: str) -> str:
-    text = body.lstrip()
-    return text[len(marker.strip()) :].lstrip() if starts_with_marker(text, marker) else text
+    end = _marker_end(body, marker)
+    return body[end:].lstrip() if end is not None else body.lstrip()
 
 
 def wants_external(comment: Comment, marker: str) -> bool:
@@ -137,10 +168,19 @@ def wants_external(comment: Comment, marker: str) -> bool:
     return not comment.restricted and starts_with_marker(comment.body, marker)
 
 
-def _message_is_copy(message: Message, copies: dict[str, CopyRecord]) -> bool:
-    ref = ref_of(message.text)
-    copy = copies.get(ref) if ref else None
-    return copy is not None and copy.origin == "jira"
+def digest_of(text: str) -> str:
+    """What identifies a copy's text (whitespace collapsed, as servers may re-wrap it)."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def _is_copy(text: str, copy: CopyRecord | None, origin: Origin) -> bool:
+    """Whether ``text`` is syncd's copy ``copy``: its reference at the very end, and the
+    whole text as sent (a reply quoting the copy, reference and all, is not)."""
+    return (
+        copy is not None
+        and copy.origin == origin
+        and (copy.digest is None or copy.digest == digest_of(text))
+    )
 
 
 def _recover(
@@ -151,13 +191,18 @@ def _recover(
     settle: timedelta,
 ) -> ConversationAction | None:
     """What to do about a copy that may or may not have arrived (None: resend it)."""
-    landed_in = comments if copy.origin == "intigriti" else messages
-    if landed_in is None:
-        return AwaitCopy(copy.ref, copy.origin)  # the side it went to was not read
-    for item in landed_in:
-        text = item.body if isinstance(item, Comment) else item.text
-        if ref_of(text) == copy.ref:
-            return ConfirmCopy(copy.ref, item.id if isinstance(item, Comment) else None)
+    if copy.origin == "intigriti":
+        if comments is None:
+            return AwaitCopy(copy.ref, copy.origin)  # the side it went to was not read
+        for comment in comments:
+            if ref_of(comment.body) == copy.ref:
+                return ConfirmCopy(copy.ref, comment.id)
+    else:
+        if messages is None:
+            return AwaitCopy(copy.ref, copy.origin)
+        for message in messages:
+            if ref_of(message.text) == copy.ref and _is_copy(message.text, copy, "jira"):
+                return ConfirmCopy(copy.ref, None)
     if copy.attempted_at is not None and now - copy.attempted_at < settle:
         return AwaitCopy(copy.ref, copy.origin)
     return None
@@ -173,7 +218,9 @@ def plan_conversation(
     """Every copy to make, in order per direction. ``None`` for a side not read: nothing
     is copied from it, and nothing that would need its read to be safe is done."""
     by_ref = {c.ref: c for c in copies}
-    made = {(c.origin, c.source_id, c.audience): c for c in copies}
+    #: withdrawn rows were never sent: not made (planning them again takes the row up)
+    made = {(c.origin, c.source_id, c.audience) for c in copies if c.state != "withdrawn"}
+    copy_ids = {c.copy_id for c in copies if c.origin == "intigriti" and c.copy_id}
     messages_by_key = {m.key: m for m in messages or ()}
     comments_by_id = {c.id: c for c in comments or ()}
     actions: list[ConversationAction] = []
@@ -187,34 +234,53 @@ def plan_conversation(
             actions.append(decision)
         elif decision is not None:
             actions.append(decision)
-        elif copy.origin == "intigriti" and copy.source_id in messages_by_key:
-            message = messages_by_key[copy.source_id]
-            actions.append(CopyToJira(message, copy.audience, resend_ref=copy.ref))
-        elif copy.origin == "jira" and copy.source_id in comments_by_id:
-            comment = comments_by_id[copy.source_id]
-            if copy.audience == "external" and not wants_external(comment, options.marker):
-                # no longer meant for the researcher: never resend it there
-                actions.append(ConfirmCopy(copy.ref, None))
+        elif copy.origin == "intigriti" and messages is not None:
+            message = messages_by_key.get(copy.source_id)
+            if message is None or message.deleted:
+                actions.append(WithdrawCopy(copy.ref, "the message is gone"))
+            else:
+                actions.append(CopyToJira(message, copy.audience, resend_ref=copy.ref))
+        elif copy.origin == "jira" and comments is not None:
+            comment = comments_by_id.get(copy.source_id)
+            if comment is None:
+                actions.append(WithdrawCopy(copy.ref, "the comment was deleted"))
+            elif copy.audience == "external" and not wants_external(comment, options.marker):
+                # no longer meant for the researcher: never resent there
+                actions.append(WithdrawCopy(copy.ref, "no longer meant for the researcher"))
             else:
                 actions.append(CopyToIntigriti(comment, copy.audience, resend_ref=copy.ref))
         else:
-            # the source is gone (deleted) or outside this read: wait for a read with it
-            waiting.add(copy.origin)
+            waiting.add(copy.origin)  # the side the source lives on was not read
             actions.append(AwaitCopy(copy.ref, copy.origin))
+    resending = {
+        (a.message.key if isinstance(a, CopyToJira) else a.comment.id)
+        for a in actions
+        if isinstance(a, CopyToJira | CopyToIntigriti)
+    }
 
     handled_until: datetime | None = None
     if options.to_jira and messages is not None and "intigriti" not in waiting:
         for message in messages:
             handled_until = message.created_at
-            if message.deleted or _message_is_copy(message, by_ref):
+            ref = ref_of(message.text)
+            if message.deleted or (ref and _is_copy(message.text, by_ref.get(ref), "jira")):
                 continue
-            if any(("intigriti", message.key, a) in made for a in ("restricted", "public")):
+            if message.key in resending or any(
+                ("intigriti", message.key, a) in made for a in ("restricted", "public")
+            ):
                 continue
             audience: Audience = "restricted" if message.internal else "public"
             actions.append(CopyToJira(message, audience))
     if options.to_intigriti and comments is not None and "jira" not in waiting:
         for comment in comments:
-            if comment.mine:
+            ref = ref_of(comment.body)
+            if (
+                comment.mine
+                or comment.id in copy_ids
+                or (ref and _is_copy(comment.body, by_ref.get(ref), "intigriti"))
+            ):
+                continue  # syncd's own copy, whoever Jira says wrote it now
+            if comment.id in resending:
                 continue
             external = ("jira", comment.id, "external") in made
             internal = ("jira", comment.id, "internal") in made
@@ -263,10 +329,17 @@ def jira_comment_body(message: Message, ref: str, escape: Escape) -> str:
     tail_lines.append(f"_syncd ref {ref}_")
     tail = "\n".join(tail_lines)
     text = sanitize_block(message.text)
-    budget = COMMENT_LIMIT - len(head) - len(tail) - 200
-    shown = text if len(text) <= budget else text[:budget]
-    cut = "\n" + escape("(cut here: the full message is on Intigriti)") if shown != text else ""
-    return f"{head}\n{escape(shown)}{cut}\n\n{tail}"
+    note = "\n" + escape("(cut here: the full message is on Intigriti)")
+    # Jira counts UTF-16 units, after escaping (which may add characters): cut the text
+    # until the whole body fits, so a long message is shortened, never refused
+    shown = text
+    while True:
+        cut = note if len(shown) < len(text) else ""
+        body = f"{head}\n{escape(shown)}{cut}\n\n{tail}"
+        over = utf16_len(body) - COMMENT_LIMIT
+        if over <= 0 or not shown:
+            return body
+        shown = shown[: max(0, len(shown) - max(over, len(shown) // 20))]
 
 
 def intigriti_text(
@@ -274,14 +347,15 @@ def intigriti_text(
 ) -> str:
     """The Intigriti message for one Jira comment.
 
-    An external message goes to the researcher: the marker is removed and no Jira user
-    or issue key is named. An internal note says who wrote it, where and when.
+    An external message goes to the researcher: the marker is removed, and syncd adds
+    no Jira user name or issue key. An internal note says who wrote it, where and when.
     """
     external = audience == "external"
     text = sanitize_block(without_marker(comment.body, marker) if external else comment.body)
     if len(text) > MESSAGE_LIMIT:
         text = text[:MESSAGE_LIMIT] + "\n(cut here: the full comment is in Jira)"
     if external:
+        # syncd adds no Jira user name or issue key (the team's own text is theirs)
         return f"{text}\n\n(syncd ref {ref})"
     author = sanitize_line(comment.author)
     return (

@@ -3,20 +3,29 @@
 For one link: claim it (the same compare-and-set the field sync uses, so no two
 processes copy one conversation at once), read what is needed (the submission's message
 events from the link's mark on, the issue's comments), plan (``plan_conversation``),
-then send each copy in order: ledger row first, then the POST, then the row marked
-sent. A send whose answer was lost leaves its row ``sending``: the next run looks for
-the copy by its reference before sending anything of that direction again.
+then send each copy in order: ledger row first, then the POST, then the row closed. At
+the last moment before each POST (after the quota wait) the claim is checked again, and
+a message for the researcher re-reads its comment: a restriction added meanwhile wins.
 
-Reads are incremental: a poll asks for a link's conversation only when that side's
-version is newer than the link's mark, so an idle link costs nothing, and a change costs
-one read of the side that changed.
+What a failed send leaves:
+
+* a lost answer (``AmbiguousWrite``): the row stays ``sending``; the next run looks for
+  the copy by its reference, and sends again only once the settle time has passed with
+  no copy found. The later copies of that direction wait (order is kept).
+* a transient failure that surely sent nothing: the row is withdrawn, and planned again
+  next time; the later copies of that direction wait.
+* a refusal (4xx: too long, no permission, issue gone): the row is ``rejected``, the
+  failure reported (log, summary, `syncd status`), and the next copies go on.
+
+Reads are incremental: a poll asks for a link's conversation only when the side that
+changed is newer than the link's mark for it.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn
 
@@ -28,6 +37,8 @@ from syncd.errors import (
     NotFound,
     RemoteError,
     StoreError,
+    TransientError,
+    WriteWithdrawn,
 )
 from syncd.records import Comment, CommentVisibility, Message
 from syncd.store.conversation import Audience, ConversationLedger, CopyRecord, Origin
@@ -38,6 +49,8 @@ from syncd.sync.conversation import (
     ConversationOptions,
     CopyToIntigriti,
     CopyToJira,
+    WithdrawCopy,
+    digest_of,
     intigriti_text,
     jira_comment_body,
     new_ref,
@@ -56,21 +69,22 @@ class _Stop(Exception):
     """This direction stops here (its later copies wait: order is kept)."""
 
 
+class _NotForResearcher(WriteWithdrawn):
+    """The comment, read again right before sending, is no longer for the researcher."""
+
+
+class _RecheckFailed(WriteWithdrawn):
+    """The comment could not be read again right before sending: nothing is sent."""
+
+
 @dataclass
 class _Run:
     code: str
     token: str
     link: LinkRecord
     wrote: int = 0
-    stopped: set[str] | None = None
-
-    def stop(self, origin: str) -> None:
-        if self.stopped is None:
-            self.stopped = set()
-        self.stopped.add(origin)
-
-    def is_stopped(self, origin: str) -> bool:
-        return self.stopped is not None and origin in self.stopped
+    failed: bool = False
+    stopped: set[Origin] = field(default_factory=set)
 
 
 class ConversationRunner:
@@ -126,16 +140,14 @@ class ConversationRunner:
         try:
             outcome = self.repository.claim(code, token, self.claims, self.clock())
             if not outcome.claimed:
-                if outcome.held_by is not None:
-                    # the engine tries again at its next poll (not the field retry list)
-                    return "deferred"
-                return "skipped"
+                # held by another process: the engine tries again at its next poll
+                return "deferred" if outcome.held_by is not None else "skipped"
             held = True
             link = outcome.link
             if link is None or link.issue_id is None or link.state not in ("linked", "blocked"):
                 return "skipped"
             run = _Run(code, token, link)
-            return self._sync(
+            result = self._sync(
                 run, summary, read_intigriti, read_jira, intigriti_version, jira_version
             )
         except CredentialError:
@@ -143,13 +155,16 @@ class ConversationRunner:
         except StoreError as exc:
             log.error("conversation_store_error", submission=code, error=str(exc))
             summary.failures[code] = f"conversation: {exc}"
-            return "failed"
+            result = "failed"
         finally:
             if held:
                 try:
                     self.repository.release_claim(code, token)
                 except StoreError as exc:
                     log.warning("claim_release_failed", submission=code, error=str(exc))
+        if result == "failed":
+            summary.outcomes["failed"] += 1
+        return result
 
     def _sync(
         self,
@@ -166,17 +181,15 @@ class ConversationRunner:
         mark = self.ledger.marks([code]).get(code)
         copies = self.ledger.copies(code)
         pending = [c for c in copies if c.state == "sending"]
-        want_messages = (self.options.to_jira and read_intigriti) or any(
-            c.origin == "jira" for c in pending
-        )
-        want_comments = (self.options.to_intigriti and read_jira) or any(
+        to_jira, to_intigriti = self.options.to_jira, self.options.to_intigriti
+        want_messages = (to_jira and read_intigriti) or any(c.origin == "jira" for c in pending)
+        want_comments = (to_intigriti and read_jira) or any(
             c.origin == "intigriti" for c in pending
         )
         since = self._since(mark.messages_since if mark else None, pending)
-        messages = self._read_messages(code, since, summary) if want_messages else None
-        comments = self._read_comments(run.link, summary) if want_comments else None
-        now = self.clock()
-        plan = plan_conversation(messages, comments, copies, self.options, now)
+        messages = self._read_messages(run, since, summary) if want_messages else None
+        comments = self._read_comments(run, summary) if want_comments else None
+        plan = plan_conversation(messages, comments, copies, self.options, self.clock())
         unsent_from: datetime | None = None
         for action in plan.actions:
             try:
@@ -184,36 +197,43 @@ class ConversationRunner:
                     case ConfirmCopy(ref=ref, copy_id=copy_id):
                         self.ledger.copy_sent(ref, copy_id)
                         log.info("conversation_copy_found", submission=code, ref=ref)
+                    case WithdrawCopy(ref=ref, reason=reason):
+                        self.ledger.close(ref, "withdrawn")
+                        log.info(
+                            "conversation_copy_withdrawn", submission=code, ref=ref, reason=reason
+                        )
                     case AwaitCopy(ref=ref, origin=origin):
-                        run.stop(origin)
+                        run.stopped.add(origin)
                         log.info("conversation_copy_unsettled", submission=code, ref=ref)
-                    case CopyToJira() if not run.is_stopped("intigriti"):
+                    case CopyToJira() if "intigriti" not in run.stopped:
                         self._copy_to_jira(run, action, summary)
-                    case CopyToIntigriti() if not run.is_stopped("jira"):
+                    case CopyToIntigriti() if "jira" not in run.stopped:
                         self._copy_to_intigriti(run, action, summary)
             except _Stop:
                 pass
-            if isinstance(action, CopyToJira) and run.is_stopped("intigriti"):
+            if isinstance(action, CopyToJira) and "intigriti" in run.stopped:
                 unsent_from = _earliest(unsent_from, action.message.created_at)
-        failed = code in summary.failures
-        # the marks move only over what is fully handled (read, and every copy landed)
-        messages_done = messages is not None and not run.is_stopped("intigriti")
-        comments_done = comments is not None and not run.is_stopped("jira")
+        # the marks move only over what is fully handled: read (or not wanted at all:
+        # a direction that is off), and every copy of it landed
+        messages_done = "intigriti" not in run.stopped and (
+            messages is not None or (not to_jira and not want_messages)
+        )
+        comments_done = "jira" not in run.stopped and (
+            comments is not None or (not to_intigriti and not want_comments)
+        )
         self.ledger.advance(
             code,
             intigriti_seen_at=intigriti_version if messages_done else None,
             jira_seen_at=jira_version if comments_done else None,
             messages_since=unsent_from or (plan.handled_until if messages is not None else None),
         )
-        if failed:
+        if run.failed:
             return "failed"
         if run.stopped:
             return "pending"
         return "changed" if run.wrote else "converged"
 
-    def _since(
-        self, messages_since: datetime | None, pending: list[CopyRecord]
-    ) -> datetime | None:
+    def _since(self, messages_since: datetime | None, pending: list[CopyRecord]) -> datetime | None:
         """Where the events read starts: the link's mark, or earlier when a copy sent to
         Intigriti must be found; the overlap covers the two clocks' skew."""
         if messages_since is None or any(c.origin == "intigriti" for c in pending):
@@ -224,146 +244,181 @@ class ConversationRunner:
         return min(starts) - self.overlap
 
     def _read_messages(
-        self, code: str, since: datetime | None, summary: Summary
+        self, run: _Run, since: datetime | None, summary: Summary
     ) -> list[Message] | None:
         try:
-            return self.intigriti.messages(code, since)
+            return self.intigriti.messages(run.code, since)
         except CredentialError:
             raise
         except RemoteError as exc:
             # never infer from a failed read: nothing is copied from or to this side
-            log.warning(
-                "conversation_read_failed", submission=code, side="intigriti", error=str(exc)
-            )
-            summary.failures[code] = f"conversation: reading messages failed: {exc}"
+            self._read_failed(run, "intigriti", exc, summary)
             return None
 
-    def _read_comments(self, link: LinkRecord, summary: Summary) -> list[Comment] | None:
-        assert link.issue_id is not None
+    def _read_comments(self, run: _Run, summary: Summary) -> list[Comment] | None:
+        assert run.link.issue_id is not None
         try:
-            return self.jira.comments(link.issue_id)
+            return self.jira.comments(run.link.issue_id)
         except CredentialError:
             raise
         except RemoteError as exc:
-            log.warning(
-                "conversation_read_failed",
-                submission=link.submission_code,
-                side="jira",
-                error=str(exc),
-            )
-            summary.failures[link.submission_code] = (
-                f"conversation: reading comments failed: {exc}"
-            )
+            self._read_failed(run, "jira", exc, summary)
             return None
 
-    def _before_write(self, run: _Run, origin: str) -> None:
+    def _read_failed(self, run: _Run, side: str, exc: RemoteError, summary: Summary) -> None:
+        log.warning("conversation_read_failed", submission=run.code, side=side, error=str(exc))
+        summary.failures[run.code] = f"conversation: reading {side} failed: {exc}"
+        run.failed = True
+
+    def _check_claim(self, run: _Run) -> None:
+        """Asked right before each POST goes on the wire: still ours to write?"""
         if not self.may_write() or not self.repository.holds_claim(run.code, run.token):
             log.warning("claim_lost", submission=run.code)
-            run.stop(origin)
-            raise _Stop
+            raise WriteWithdrawn(f"{run.code}: the claim was taken over")
 
     def _begin(
-        self, run: _Run, origin: Origin, source_id: str, audience: Audience, resend: str | None
-    ) -> str:
+        self,
+        run: _Run,
+        origin: Origin,
+        source_id: str,
+        audience: Audience,
+        ref: str,
+        text: str,
+        resend: bool,
+    ) -> None:
+        """The ledger row, before anything is sent: the copy's ref and what it says."""
         now = self.clock()
-        if resend is not None:
-            self.ledger.attempt_again(resend, now)
-            return resend
-        ref = new_ref()
+        if resend:
+            if not self.ledger.attempt_again(ref, digest_of(text), now):
+                run.stopped.add(origin)  # settled by another run meanwhile
+                raise _Stop
+            return
         try:
-            self.ledger.begin_copy(run.code, origin, source_id, audience, ref, now)
+            self.ledger.begin_copy(run.code, origin, source_id, audience, ref, digest_of(text), now)
         except StoreConflict:
             # recorded already (by a run that read the ledger before us): not ours to send
-            run.stop(origin)
+            run.stopped.add(origin)
             raise _Stop from None
-        return ref
 
     def _copy_to_jira(self, run: _Run, action: CopyToJira, summary: Summary) -> None:
         issue_id = run.link.issue_id
         assert issue_id is not None
-        self._before_write(run, "intigriti")
-        ref = self._begin(run, "intigriti", action.message.key, action.audience, action.resend_ref)
+        ref = action.resend_ref or new_ref()
         body = jira_comment_body(action.message, ref, self.escape)
+        self._begin(
+            run,
+            "intigriti",
+            action.message.key,
+            action.audience,
+            ref,
+            body,
+            bool(action.resend_ref),
+        )
         visibility = self.visibility if action.audience == "restricted" else None
         try:
-            comment = self.jira.post_comment(issue_id, body, visibility)
+            comment = self.jira.post_comment(
+                issue_id, body, visibility, before_send=lambda: self._check_claim(run)
+            )
         except CredentialError:
             raise
+        except WriteWithdrawn:
+            self._withdrawn(run, "intigriti", ref, "the claim was taken over")
         except RemoteError as exc:
             self._send_failed(run, "intigriti", ref, exc, summary)
         self.ledger.copy_sent(ref, comment.id)
-        run.wrote += 1
-        summary.count_write("conversation", "to_jira")
-        log.info(
-            "conversation_copied",
-            submission=run.code,
-            direction="to_jira",
-            audience=action.audience,
-            comment=comment.id,
-            ref=ref,
-        )
+        self._copied(run, summary, "to_jira", action.audience, comment.id, ref)
 
     def _copy_to_intigriti(self, run: _Run, action: CopyToIntigriti, summary: Summary) -> None:
         issue_id = run.link.issue_id
         assert issue_id is not None
         comment = action.comment
-        if action.needs_recheck:
-            # the researcher will read it: the comment's audience as it is right now
-            try:
-                comment = self.jira.get_comment(issue_id, comment.id)
-            except NotFound:
-                return  # deleted meanwhile: nothing to send
-            except CredentialError:
-                raise
-            except RemoteError as exc:
-                self._send_failed(run, "jira", None, exc, summary)
-            if not wants_external(comment, self.options.marker):
-                log.info(
-                    "conversation_external_withdrawn", submission=run.code, comment=comment.id
-                )
-                return  # planned again from the next read
-        self._before_write(run, "jira")
-        ref = self._begin(run, "jira", comment.id, action.audience, action.resend_ref)
+        ref = action.resend_ref or new_ref()
         key = run.link.issue_key or issue_id
         text = intigriti_text(comment, action.audience, key, ref, self.options.marker)
+        self._begin(run, "jira", comment.id, action.audience, ref, text, bool(action.resend_ref))
+
+        def still_for_the_researcher() -> None:
+            # after the quota wait, at the last moment: the comment as it is now
+            self._check_claim(run)
+            try:
+                now = self.jira.get_comment(issue_id, comment.id)
+            except NotFound:
+                raise _NotForResearcher(f"comment {comment.id} was deleted") from None
+            except RemoteError as exc:
+                # cannot tell: not sent now; the direction waits for the next run
+                raise _RecheckFailed(f"reading comment {comment.id} again failed: {exc}") from None
+            if not wants_external(now, self.options.marker):
+                raise _NotForResearcher(f"comment {comment.id} is no longer for the researcher")
+
         try:
             if action.audience == "external":
-                message_id = self.intigriti.message_researcher(run.code, text)
+                message_id = self.intigriti.message_researcher(
+                    run.code, text, before_send=still_for_the_researcher
+                )
             else:
-                message_id = self.intigriti.add_internal_note(run.code, text)
+                message_id = self.intigriti.add_internal_note(
+                    run.code, text, before_send=lambda: self._check_claim(run)
+                )
         except CredentialError:
             raise
+        except _NotForResearcher as exc:
+            # not a stop: the comment is planned again from the next read (as a note)
+            self.ledger.close(ref, "withdrawn")
+            log.info("conversation_external_withdrawn", submission=run.code, reason=str(exc))
+            return
+        except WriteWithdrawn as exc:
+            self._withdrawn(run, "jira", ref, str(exc))
         except RemoteError as exc:
             self._send_failed(run, "jira", ref, exc, summary)
         self.ledger.copy_sent(ref, message_id)
+        self._copied(run, summary, "to_intigriti", action.audience, comment.id, ref)
+
+    def _copied(
+        self, run: _Run, summary: Summary, direction: str, audience: str, comment: str, ref: str
+    ) -> None:
         run.wrote += 1
-        summary.count_write("conversation", "to_intigriti")
+        summary.count_write("conversation", direction)
         log.info(
             "conversation_copied",
             submission=run.code,
-            direction="to_intigriti",
-            audience=action.audience,
-            comment=comment.id,
+            direction=direction,
+            audience=audience,
+            comment=comment,
             ref=ref,
         )
 
+    def _withdrawn(self, run: _Run, origin: Origin, ref: str, reason: str) -> NoReturn:
+        self.ledger.close(ref, "withdrawn")
+        run.stopped.add(origin)
+        log.info("conversation_copy_withdrawn", submission=run.code, ref=ref, reason=reason)
+        raise _Stop
+
     def _send_failed(
-        self, run: _Run, origin: str, ref: str | None, exc: RemoteError, summary: Summary
+        self, run: _Run, origin: Origin, ref: str, exc: RemoteError, summary: Summary
     ) -> NoReturn:
-        """The direction stops; the row stays ``sending``, so the next run looks for the
-        copy by its ref (a lost answer) before it sends again after the settle time."""
-        run.stop(origin)
-        ambiguous = isinstance(exc, AmbiguousWrite)
-        log.warning(
-            "conversation_copy_failed",
+        """See the module's docstring: lost answer, transient failure, refusal."""
+        kind = type(exc).__name__
+        if isinstance(exc, AmbiguousWrite):
+            run.stopped.add(origin)  # the row stays "sending": looked for next time
+            log.warning("conversation_copy_unknown", submission=run.code, ref=ref, error=str(exc))
+            raise _Stop
+        if isinstance(exc, TransientError):
+            self.ledger.close(ref, "withdrawn")  # surely not sent: planned again next time
+            run.stopped.add(origin)
+            log.warning("conversation_copy_failed", submission=run.code, ref=ref, error=str(exc))
+            raise _Stop
+        # refused for good (too long, no permission, gone): reported, and the next copies
+        # go on rather than wait behind it for ever
+        self.ledger.close(ref, "rejected")
+        run.failed = True
+        summary.failures[run.code] = f"conversation: a copy was refused: {kind}: {exc}"
+        log.error(
+            "conversation_copy_rejected",
             submission=run.code,
             ref=ref,
-            ambiguous=ambiguous,
             error=str(exc),
-            error_type=type(exc).__name__,
+            error_type=kind,
         )
-        if not ambiguous:
-            summary.failures[run.code] = f"conversation: {type(exc).__name__}: {exc}"
         raise _Stop
 
 

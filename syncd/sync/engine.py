@@ -314,6 +314,10 @@ class Engine:
             # before the first link of this pass is made: links made from now on get
             # their whole conversation (see _sweep_conversation)
             self.conversation.enabled_since()
+            # copies whose send may have arrived (a process killed mid-copy): settled
+            # by this pass or the next polls, not left to the link's next change
+            with self._deferred_lock:
+                self._conversation_retry.update(self.conversation.ledger.waiting_codes())
         with priority(Priority.BACKFILL):
             read_at = utcnow()
             try:
@@ -479,9 +483,14 @@ class Engine:
             or before.state == "creating"
             or (mark is None and before.created_at >= runner.enabled_since())
         )
+        options = runner.options
         behind = mark is not None and (
-            _newer_than(submission.updated_at, mark.intigriti_seen_at)
-            or (issue is not None and _newer_than(issue.updated_at, mark.jira_seen_at))
+            (options.to_jira and _newer_than(submission.updated_at, mark.intigriti_seen_at))
+            or (
+                options.to_intigriti
+                and issue is not None
+                and _newer_than(issue.updated_at, mark.jira_seen_at)
+            )
         )
         if not (created or behind) or code in summary.failures:
             return
@@ -683,9 +692,12 @@ class Engine:
         """The linked items whose conversation on ``side`` may hold something new: their
         version is newer than the link's conversation mark (a link never synced has
         none, and gets both sides read). code -> (version, read the other side too)."""
-        if self.conversation is None:
+        runner = self.conversation
+        if runner is None:
             return {}
-        self.conversation.enabled_since()
+        if not (runner.options.to_jira if side == "intigriti" else runner.options.to_intigriti):
+            return {}  # nothing is copied from that side: its changes need no read
+        runner.enabled_since()
         candidates = {
             code: updated
             for code, updated in versions
@@ -693,7 +705,7 @@ class Engine:
             and link.issue_id is not None
             and link.state in ("linked", "blocked")
         }
-        marks = self.conversation.ledger.marks(sorted(candidates))
+        marks = runner.ledger.marks(sorted(candidates))
         due: dict[str, tuple[datetime | None, bool]] = {}
         for code, updated in candidates.items():
             mark = marks.get(code)
@@ -727,23 +739,37 @@ class Engine:
                 jira_version=version if side == "jira" else None,
             )
             if outcome in ("failed", "deferred", "pending"):
+                # tried again at the next poll (a failed read costs one more look; a
+                # refused copy is not retried, the ledger closed it)
                 with self._deferred_lock:
                     self._conversation_retry.add(code)
 
     def _finish_conversations(self, summary: Summary) -> None:
         """The one-shot pass waits (``deferred_wait``) for conversations another process
-        held or whose copy was still settling; the daemon leaves them to its next poll."""
+        held or whose copy was still settling, looking again after growing pauses; what
+        is still unfinished then counts as pending (exit 1). The daemon leaves them to
+        its next poll."""
         runner = self.conversation
-        deadline = time.monotonic() + self.options.deferred_wait.total_seconds()
-        while runner is not None and time.monotonic() < deadline and not self._should_stop():
-            codes = self._take_conversation_retry()
-            if not codes:
-                return
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-            for code in sorted(codes):
-                if runner.sync(code, summary) in ("failed", "deferred", "pending"):
+        wait = self.options.deferred_wait.total_seconds()
+        if runner is None or wait <= 0:
+            return
+        deadline = time.monotonic() + wait
+        pause = 1.0
+        while time.monotonic() < deadline and not self._should_stop():
+            with self._deferred_lock:
+                if not self._conversation_retry:
+                    return
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 30.0)
+            for code in sorted(self._take_conversation_retry()):
+                if runner.sync(code, summary) in ("deferred", "pending"):
                     with self._deferred_lock:
                         self._conversation_retry.add(code)
+        with self._deferred_lock:
+            unfinished = sorted(self._conversation_retry)
+        if unfinished:
+            summary.outcomes["pending"] += len(unfinished)
+            log.info("conversations_unfinished", count=len(unfinished), items=unfinished[:20])
 
     def _take_conversation_retry(self) -> set[str]:
         with self._deferred_lock:

@@ -213,12 +213,19 @@ class ConversationIntigriti(Protocol):
         """The submission's messages created at or after ``since``, oldest first."""
         ...
 
-    def add_internal_note(self, code: str, text: str) -> str:
+    def add_internal_note(
+        self, code: str, text: str, *, before_send: Callable[[], None] | None = None
+    ) -> str:
         """Post a company-internal message; its id. Never resent (AmbiguousWrite)."""
         ...
 
-    def message_researcher(self, code: str, text: str) -> str:
-        """Post a message the researcher reads; its id. Never resent (AmbiguousWrite)."""
+    def message_researcher(
+        self, code: str, text: str, *, before_send: Callable[[], None] | None = None
+    ) -> str:
+        """Post a message the researcher reads; its id. Never resent (AmbiguousWrite).
+
+        ``before_send`` runs after the quota wait, right before the request is sent;
+        ``WriteWithdrawn`` raised there sends nothing."""
         ...
 
 
@@ -234,7 +241,13 @@ class ConversationJira(Protocol):
         ...
 
     def post_comment(
-        self, issue_id: str, body: str, visibility: CommentVisibility | None = None
+        self,
+        issue_id: str,
+        body: str,
+        visibility: CommentVisibility | None = None,
+        *,
+        before_send: Callable[[], None] | None = None,
     ) -> Comment:
-        """Add a comment (wiki markup, escaped by the caller); never resent."""
+        """Add a comment (wiki markup, escaped by the caller); never resent.
+        ``before_send`` as for ``ConversationIntigriti.message_researcher``."""
         ...

@@ -585,7 +585,14 @@ class JiraAdapter:
                 Call(route, True),
                 "GET",
                 f"issue/{issue_id}/comment",
-                params={"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "created"},
+                params={
+                    "startAt": start,
+                    "maxResults": COMMENT_PAGE,
+                    "orderBy": "created",
+                    # a Service Management internal note is marked by a property (jsdPublic
+                    # may be absent on Data Center)
+                    "expand": "properties",
+                },
             )
             items, total = comment_page(raw, route)
             found.extend(parse_comment(item, me, route) for item in items)
@@ -598,15 +605,24 @@ class JiraAdapter:
         """One comment read directly (its audience as it is now)."""
         route = "GET /issue/{id}/comment/{cid}"
         raw = self._transport.request(
-            Call(route, True), "GET", f"issue/{issue_id}/comment/{comment_id}"
+            Call(route, True),
+            "GET",
+            f"issue/{issue_id}/comment/{comment_id}",
+            params={"expand": "properties"},
         )
         return parse_comment(raw, self._me(), route)
 
     def post_comment(
-        self, issue_id: str, body: str, visibility: CommentVisibility | None = None
+        self,
+        issue_id: str,
+        body: str,
+        visibility: CommentVisibility | None = None,
+        *,
+        before_send: Callable[[], None] | None = None,
     ) -> Comment:
         """One POST, never re-sent once it may have reached Jira: a lost answer is
-        ``AmbiguousWrite`` (the caller finds the comment again by its reference)."""
+        ``AmbiguousWrite`` (the caller finds the comment again by its reference).
+        ``before_send`` runs after the pacing wait, right before the request is sent."""
         route = "POST /issue/{id}/comment"
         raw = self._transport.request(
             Call(route, False, write_issue=issue_id),
@@ -616,6 +632,7 @@ class JiraAdapter:
                 "body": body,
                 **({"visibility": visibility.as_json()} if visibility is not None else {}),
             },
+            before_send=before_send,
         )
         self._remember(issue_id)
         try:

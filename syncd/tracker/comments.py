@@ -31,12 +31,32 @@ def account_names(user: object) -> frozenset[str]:
     )
 
 
+#: the comment property Jira Service Management marks an internal note with
+JSM_PROPERTY = "sd.public.comment"
+
+
+def _internal_property(properties: object) -> bool:
+    if not isinstance(properties, list):
+        return False
+    for prop in properties:
+        if isinstance(prop, Mapping) and prop.get("key") == JSM_PROPERTY:
+            value = prop.get("value")
+            if not isinstance(value, Mapping) or value.get("internal") is not False:
+                return True  # internal, or a shape we do not know: counted internal
+    return False
+
+
 def _restricted(raw: Mapping[str, Any]) -> bool:
+    """Restricted unless Jira plainly says the comment is public: no visibility, and
+    ``jsdPublic`` true (Cloud) or the comment's properties read with no internal mark
+    (Data Center, where ``jsdPublic`` may be absent). Neither known: restricted."""
     if raw.get("visibility") not in (None, {}):
         return True
-    # only an explicit True is public; JSM writes False for an internal note
-    public = raw.get("jsdPublic", True)
-    return public is not True
+    if _internal_property(raw.get("properties")):
+        return True
+    if "jsdPublic" in raw:
+        return raw["jsdPublic"] is not True
+    return not isinstance(raw.get("properties"), list)
 
 
 def parse_comment(raw: object, me: frozenset[str], route: str) -> Comment:

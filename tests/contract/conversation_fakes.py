@@ -80,8 +80,15 @@ class FakeJira:
         return comment.record()
 
     def post_comment(
-        self, issue_id: str, body: str, visibility: CommentVisibility | None = None
+        self,
+        issue_id: str,
+        body: str,
+        visibility: CommentVisibility | None = None,
+        *,
+        before_send: Callable[[], None] | None = None,
     ) -> Comment:
+        if before_send is not None:
+            before_send()
         comment = self.add(body, restricted=visibility is not None, mine=True)
         comment.visibility = visibility
         if self.lose_next_answer:
@@ -95,6 +102,7 @@ class Posted:
     message_id: str
     text: str
     external: bool
+    created_at: datetime = START
 
 
 @dataclass
@@ -125,7 +133,7 @@ class FakeIntigriti:
         mine = [
             Message(
                 key=f"p{p.message_id}",
-                created_at=START,
+                created_at=p.created_at,
                 author="api",
                 author_role="api",
                 internal=not p.external,
@@ -136,17 +144,24 @@ class FakeIntigriti:
         every = self.human + mine
         return [m for m in every if since is None or m.created_at >= since]
 
-    def _post(self, text: str, external: bool) -> str:
+    def _post(self, text: str, external: bool, before_send: Callable[[], None] | None) -> str:
+        if before_send is not None:
+            before_send()  # may withdraw the write: nothing is posted then
+        if external:
+            self.guard(text)
         message_id = f"msg-{next(self._ids)}"
-        self.posted.append(Posted(message_id, text, external))
+        self.posted.append(Posted(message_id, text, external, self.clock()))
         if self.lose_next_answer:
             self.lose_next_answer = False
             raise AmbiguousWrite("answer lost (injected)", system="intigriti")
         return message_id
 
-    def add_internal_note(self, code: str, text: str) -> str:
-        return self._post(text, external=False)
+    def add_internal_note(
+        self, code: str, text: str, *, before_send: Callable[[], None] | None = None
+    ) -> str:
+        return self._post(text, False, before_send)
 
-    def message_researcher(self, code: str, text: str) -> str:
-        self.guard(text)
-        return self._post(text, external=True)
+    def message_researcher(
+        self, code: str, text: str, *, before_send: Callable[[], None] | None = None
+    ) -> str:
+        return self._post(text, True, before_send)

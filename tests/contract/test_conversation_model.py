@@ -15,14 +15,14 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.errors import AmbiguousWrite
+from syncd.errors import AmbiguousWrite, Rejected, TransientError
 from syncd.records import Comment, CommentVisibility
 from syncd.store.conversation import ConversationLedger
 from syncd.store.repository import ClaimTerms, Repository
@@ -93,7 +93,13 @@ delete = st.tuples(st.just("delete"), st.integers(0, 7), st.just(False))
 sync = st.tuples(st.just("sync"), st.just(0), st.just(False))
 # a human acts between syncd's read and its send: restricts (odd) or unmarks (even)
 racing = st.tuples(st.just("race"), st.integers(0, 15), st.booleans())
-steps = st.lists(st.one_of(create, edit, restrict, delete, sync, racing), max_size=30)
+say = st.tuples(st.just("say"), st.just(0), st.booleans())  # a message, internal or not
+# the next copy's answer is lost after it landed (Intigriti; Jira too when flagged)
+lose = st.tuples(st.just("lose"), st.just(0), st.booleans())
+wait = st.tuples(st.just("wait"), st.just(0), st.just(False))  # past the settle time
+steps = st.lists(
+    st.one_of(create, edit, restrict, delete, sync, racing, lose, wait, say), max_size=30
+)
 
 
 @settings(
@@ -144,7 +150,14 @@ def test_only_marked_unrestricted_comments_reach_the_researcher_and_each_once(
     for kind, index, flag in steps:
         clock.tick(5)
         if kind == "sync":
-            runner.sync(code, Summary(), read_intigriti=False)
+            runner.sync(code, Summary())
+        elif kind == "lose":
+            intigriti.lose_next_answer = True
+            jira.lose_next_answer = flag
+        elif kind == "wait":
+            clock.tick(200)
+        elif kind == "say":
+            intigriti.say(f"message {len(intigriti.human)}", internal=flag)
         elif kind == "race":
             # a human acts between syncd's read and its send
             move, value = ("restrict", flag) if index % 2 else ("edit", not flag)
@@ -153,16 +166,19 @@ def test_only_marked_unrestricted_comments_reach_the_researcher_and_each_once(
             act(kind, index, flag)
         assert not leaks, leaks
     jira.after_read.clear()
-    clock.tick(5)
-    runner.sync(code, Summary(), read_intigriti=False)
+    intigriti.lose_next_answer = jira.lose_next_answer = False
+    for _ in range(3):  # past the settle time: everything in flight is settled
+        clock.tick(200)
+        runner.sync(code, Summary())
     assert not leaks, leaks
+    assert {c.state for c in ledger.copies(code)} <= {"sent", "withdrawn"}
+    # every message copied to Jira once, and nothing syncd wrote came back
+    jira_copies = Counter(_source_of(c.body, ledger, code) for c in jira.items.values() if c.mine)
+    assert all(n == 1 for n in jira_copies.values()), jira_copies
+    assert set(jira_copies) == {m.key for m in intigriti.human}
 
-    external = Counter(
-        _source_of(p.text, ledger, code) for p in intigriti.posted if p.external
-    )
-    internal = Counter(
-        _source_of(p.text, ledger, code) for p in intigriti.posted if not p.external
-    )
+    external = Counter(_source_of(p.text, ledger, code) for p in intigriti.posted if p.external)
+    internal = Counter(_source_of(p.text, ledger, code) for p in intigriti.posted if not p.external)
     assert all(n == 1 for n in external.values()), external
     assert all(n == 1 for n in internal.values()), internal
     for comment in jira.items.values():
@@ -242,13 +258,17 @@ def test_a_copy_that_never_arrived_is_resent_after_the_settle_time(
     calls = 0
 
     def lost_on_the_way(
-        issue_id: str, body: str, visibility: CommentVisibility | None = None
+        issue_id: str,
+        body: str,
+        visibility: CommentVisibility | None = None,
+        *,
+        before_send: Callable[[], None] | None = None,
     ) -> Comment:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise AmbiguousWrite("connection dropped before Jira read it", system="jira")
-        return real_post(issue_id, body, visibility)
+        return real_post(issue_id, body, visibility, before_send=before_send)
 
     jira.post_comment = lost_on_the_way  # type: ignore[method-assign]
     runner.sync(code, Summary())
@@ -320,3 +340,92 @@ def test_a_comment_changed_between_read_and_send_is_not_sent_to_the_researcher(
     assert not [p for p in intigriti.posted if p.external]
     if meanwhile != "deleted":
         assert len(intigriti.posted) == 1  # an internal note, as any other comment
+
+
+def test_a_refused_copy_is_reported_and_the_next_ones_go_on(repository: Repository) -> None:
+    clock = Clock()
+    code = _linked(repository, clock)
+    jira, intigriti = FakeJira(clock), FakeIntigriti(clock)
+    intigriti.say("one")
+    intigriti.say("two")
+    real_post = jira.post_comment
+    calls = 0
+
+    def refuse_the_first(
+        issue_id: str,
+        body: str,
+        visibility: CommentVisibility | None = None,
+        *,
+        before_send: Callable[[], None] | None = None,
+    ) -> Comment:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise Rejected("400 comment: too long", system="jira", status=400)
+        return real_post(issue_id, body, visibility, before_send=before_send)
+
+    jira.post_comment = refuse_the_first  # type: ignore[method-assign]
+    summary = Summary()
+    assert _runner(repository, intigriti, jira, clock).sync(code, summary) == "failed"
+    assert "refused" in summary.failures[code]
+    assert not summary.ok  # `run --reconcile` exits 1
+    bodies = [c.body for c in jira.items.values() if c.mine]
+    assert len(bodies) == 1 and "two" in bodies[0]
+    states = sorted(c.state for c in ConversationLedger(repository).copies(code))
+    assert states == ["rejected", "sent"]
+
+    clock.tick(600)  # not retried: the refusal is final, and reported once
+    again = Summary()
+    assert _runner(repository, intigriti, jira, clock).sync(code, again) == "converged"
+    assert calls == 2
+
+
+def test_a_transient_failure_sends_nothing_and_is_planned_again(repository: Repository) -> None:
+    clock = Clock()
+    code = _linked(repository, clock)
+    jira, intigriti = FakeJira(clock), FakeIntigriti(clock)
+    jira.add("a developer note")
+    jira.add("a second one")
+    real_note = intigriti.add_internal_note
+    calls = 0
+
+    def busy_once(code: str, text: str, *, before_send: Callable[[], None] | None = None) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise TransientError("503 (retries used up)", system="intigriti", status=503)
+        return real_note(code, text, before_send=before_send)
+
+    intigriti.add_internal_note = busy_once  # type: ignore[method-assign]
+    runner = _runner(repository, intigriti, jira, clock)
+    assert runner.sync(code, Summary()) == "pending"
+    assert intigriti.posted == []  # the second waits behind the first: order is kept
+    clock.tick(1)  # no settle wait: nothing can have arrived
+    assert runner.sync(code, Summary()) == "changed"
+    texts = [p.text for p in intigriti.posted]
+    assert "a developer note" in texts[0] and "a second one" in texts[1]
+
+
+def test_a_one_way_conversation_marks_the_other_side_without_reading_it(
+    repository: Repository,
+) -> None:
+    clock = Clock()
+    code = _linked(repository, clock)
+    jira, intigriti = FakeJira(clock), FakeIntigriti(clock)
+    intigriti.say("hello")
+    runner = ConversationRunner(
+        repository,
+        ConversationLedger(repository),
+        intigriti,
+        jira,
+        ConversationOptions(to_jira=True, to_intigriti=False, marker=MARKER),
+        visibility=VISIBILITY,
+        escape=fallback_escape,
+        claims=ClaimTerms("test-instance"),
+        clock=clock,
+    )
+    seen = clock()
+    runner.sync(code, Summary(), intigriti_version=seen, jira_version=seen)
+    assert jira.reads == 0
+    mark = ConversationLedger(repository).marks([code])[code]
+    assert mark.intigriti_seen_at == seen and mark.jira_seen_at == seen

@@ -126,16 +126,19 @@ def test_twenty_messages_each_way_once_in_order_across_a_kill(e2e: E2E) -> None:
     daemon = e2e.popen("run", log=e2e.workdir / "daemon2.log")
     try:
         wait_for(
-            lambda: len(copies_in_intigriti(e2e, code)) >= 20
-            and len(copies_in_jira(e2e, key)) >= 20,
+            lambda: (
+                len(copies_in_intigriti(e2e, code)) >= 20 and len(copies_in_jira(e2e, key)) >= 20
+            ),
             timeout=120,
             what="20 copies each way",
         )
         e2e.reset_counters()
         before = e2e.query("SELECT count(*) AS n FROM conversation_copies")[0]["n"]
         wait_for(
-            lambda: e2e.world.intigriti.control.count("GET", "/submissions") >= 2
-            and e2e.world.jira.control.counters().get("GET /rest/api/2/search/jql", 0) >= 2,
+            lambda: (
+                e2e.world.intigriti.control.count("GET", "/submissions") >= 2
+                and e2e.world.jira.control.counters().get("GET /rest/api/2/search/jql", 0) >= 2
+            ),
             timeout=30,
             what="two more polls of each side",
         )
@@ -206,14 +209,14 @@ def test_copies_whose_answers_were_lost_are_found_again_not_sent_twice(e2e: E2E)
     jira.drop_after_commit(route="POST /rest/api/*/issue/*/comment")
     intigriti.drop_after_commit(route="POST *")
     first = e2e.reconcile()
-    assert first.returncode in (0, 1), first.stderr[-2000:]
+    assert_ok(first)  # the pass itself looks again once the settle time has passed
     lost = [
         event
         for line in first.stderr.splitlines()
         if line.startswith("{")
-        and (event := json.loads(line)).get("event") == "conversation_copy_failed"
+        and (event := json.loads(line)).get("event") == "conversation_copy_unknown"
     ]
-    assert sorted(e["ambiguous"] for e in lost) == [True, True], first.stderr[-3000:]
+    assert len(lost) == 2, first.stderr[-3000:]
     assert_ok(e2e.reconcile())  # any copy still settling is found by its reference
 
     in_jira = [c["body"] for c in copies_in_jira(e2e, key)]

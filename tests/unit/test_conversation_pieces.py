@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from syncd.errors import ItemError, MalformedResponse
 from syncd.intigriti.messages import messages
 from syncd.records import Comment, Message, MessageAttachment
-from syncd.sync.content import fallback_escape
+from syncd.settings import ConversationSettings
+from syncd.store.conversation import CopyRecord
+from syncd.sync.content import fallback_escape, utf16_len
 from syncd.sync.conversation import (
+    ConversationOptions,
+    CopyToIntigriti,
+    CopyToJira,
+    WithdrawCopy,
+    digest_of,
     intigriti_text,
     jira_comment_body,
+    plan_conversation,
     ref_of,
     starts_with_marker,
     wants_external,
@@ -22,6 +30,7 @@ from syncd.tracker.comments import parse_comment
 from syncd.tracker.markup import escape_wiki
 
 ROUTE = "GET /submissions/{code}/events"
+_ABSENT = object()
 AT = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 
 
@@ -167,3 +176,101 @@ def test_the_marker_decides_the_audience_and_is_removed_for_the_researcher() -> 
 
 def test_a_quoted_reference_in_the_middle_of_a_text_is_not_taken_for_a_copy() -> None:
     assert ref_of("see (syncd ref 0123456789ab) above, please") is None
+
+
+@pytest.mark.parametrize("marker", ["", "  ", "a", "to", "researcher", "to researcher", "#r"])
+def test_a_marker_ordinary_text_could_start_with_is_refused(marker: str) -> None:
+    with pytest.raises(ValueError, match="to_researcher_marker"):
+        ConversationSettings(to_researcher_marker=marker)
+
+
+def test_a_marker_with_a_mark_in_it_is_taken() -> None:
+    assert ConversationSettings(to_researcher_marker=">>> ").to_researcher_marker == ">>> "
+
+
+@pytest.mark.parametrize(
+    ("fields", "restricted"),
+    [
+        # Data Center leaves jsdPublic out: the properties (expand=properties) decide
+        ({"jsdPublic": _ABSENT, "properties": []}, False),
+        ({"jsdPublic": _ABSENT}, True),
+        (
+            {
+                "jsdPublic": _ABSENT,
+                "properties": [{"key": "sd.public.comment", "value": {"internal": True}}],
+            },
+            True,
+        ),
+        ({"properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}, True),
+        ({"properties": [{"key": "sd.public.comment", "value": "odd"}]}, True),
+        ({"properties": [{"key": "sd.public.comment", "value": {"internal": False}}]}, False),
+    ],
+)
+def test_an_internal_note_is_restricted_where_jsd_public_is_absent(
+    fields: dict[str, object], restricted: bool
+) -> None:
+    raw = {k: v for k, v in _raw_comment(**fields).items() if v is not _ABSENT}
+    assert parse_comment(raw, frozenset(), "R").restricted is restricted
+
+
+def test_a_jira_copy_fits_jira_in_utf16_units_even_when_escaping_grows_it() -> None:
+    for text in ("\U0001f600" * 40_000, "{noformat}" * 4_000):
+        body = jira_comment_body(_message(text), "0123456789ab", escape_wiki)
+        assert utf16_len(body) <= 32_767
+        assert "cut here" in body and ref_of(body) == "0123456789ab"
+
+
+def test_the_marker_is_removed_whatever_its_case_folds_to() -> None:
+    assert without_marker("[TO STRASSE] secret", "[to straße]") == "secret"
+    assert not starts_with_marker("[to straße", "[to straße]")
+
+
+def _copy(source: str, text: str, *, audience: str = "external", state: str = "sent") -> CopyRecord:
+    ref = ref_of(text)
+    assert ref is not None
+    return CopyRecord(
+        "A-1",
+        "jira",
+        source,
+        audience,
+        ref,
+        "m-1",
+        state,
+        AT,
+        digest_of(text),  # type: ignore[arg-type]
+    )
+
+
+OPTIONS = ConversationOptions(to_jira=True, to_intigriti=True, marker="[to researcher]")
+
+
+def test_a_reply_quoting_a_copy_reference_and_all_is_copied_to_jira() -> None:
+    sent = "please retest\n\n(syncd ref 0123456789ab)"
+    reply = Message("m9", AT, "xss_hunter", "researcher", False, f"still broken\n> {sent}")
+    copy = Message("m8", AT, "api", None, False, sent)
+    plan = plan_conversation([copy, reply], None, [_copy("c1", sent)], OPTIONS, AT)
+    assert [a.message.key for a in plan.actions if isinstance(a, CopyToJira)] == ["m9"]
+
+
+def test_syncds_own_comment_is_not_copied_back_even_when_jira_no_longer_says_mine() -> None:
+    own = CopyRecord("A-1", "intigriti", "m1", "public", "0123456789ab", "10005", "sent", AT, None)
+    echoed = Comment("10005", "syncd bot", AT, AT, "copy\n_syncd ref 0123456789ab_", False)
+    plan = plan_conversation(None, [echoed], [own], OPTIONS, AT)
+    assert plan.actions == ()
+
+
+def test_a_lost_copy_whose_source_was_deleted_is_withdrawn_not_waited_for() -> None:
+    lost = CopyRecord("A-1", "jira", "c1", "external", "0123456789ab", None, "sending", AT, None)
+    later = Comment("c2", "Dana", AT, AT, "later", False)
+    plan = plan_conversation([], [later], [lost], OPTIONS, AT + timedelta(hours=1))
+    assert isinstance(plan.actions[0], WithdrawCopy)
+    assert [a.comment.id for a in plan.actions if isinstance(a, CopyToIntigriti)] == ["c2"]
+
+
+def test_a_withdrawn_external_copy_leaves_the_comment_to_be_copied_as_a_note() -> None:
+    withdrawn = CopyRecord(
+        "A-1", "jira", "c1", "external", "0123456789ab", None, "withdrawn", AT, None
+    )
+    unmarked = Comment("c1", "Dana", AT, AT, "not for them after all", False)
+    plan = plan_conversation(None, [unmarked], [withdrawn], OPTIONS, AT)
+    assert [(a.comment.id, a.audience) for a in plan.actions] == [("c1", "internal")]

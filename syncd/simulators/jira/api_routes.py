@@ -403,7 +403,12 @@ def list_comments(ctx: Ctx) -> Resp:
             comments.reverse()
         start = max(0, ctx.int_param("startAt", 0))
         limit = max(0, min(ctx.int_param("maxResults", COMMENTS_DEFAULT), COMMENTS_CAP))
-        return Resp(200, ctx.renderer.comment_page(issue, comments, start, limit))
+        return Resp(
+            200,
+            ctx.renderer.comment_page(
+                issue, comments, start, limit, properties="properties" in _expand(ctx)
+            ),
+        )
 
 
 def add_comment(ctx: Ctx) -> Resp:
@@ -416,7 +421,10 @@ def add_comment(ctx: Ctx) -> Resp:
 def get_comment(ctx: Ctx) -> Resp:
     with ctx.state.lock:
         issue = _issue(ctx)
-        return Resp(200, ctx.renderer.comment(issue, ctx.state.comment(issue, ctx.params["id"])))
+        comment = ctx.state.comment(issue, ctx.params["id"])
+        return Resp(
+            200, ctx.renderer.comment(issue, comment, properties="properties" in _expand(ctx))
+        )
 
 
 def update_comment(ctx: Ctx) -> Resp:

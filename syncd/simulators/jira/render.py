@@ -276,7 +276,9 @@ class Renderer:
 
     # ----- comments, links, changelog -------------------------------------------------------
 
-    def comment(self, issue: Issue, comment: Comment) -> dict[str, Any]:
+    def comment(
+        self, issue: Issue, comment: Comment, *, properties: bool = False
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "self": f"{self.api}/issue/{issue.core.id}/comment/{comment.id}",
             "id": str(comment.id),
@@ -285,18 +287,33 @@ class Renderer:
             "updateAuthor": self.user_by_id(comment.update_author_id),
             "created": self.when(comment.created),
             "updated": self.when(comment.updated),
-            "jsdPublic": not comment.internal,
         }
+        # CHOSEN: Cloud always says jsdPublic; Data Center leaves it out, and a Service
+        # Management internal note shows only as the sd.public.comment property
+        if self.state.settings.cloud:
+            body["jsdPublic"] = not comment.internal
+        if properties:
+            body["properties"] = (
+                [{"key": "sd.public.comment", "value": {"internal": True}}]
+                if comment.internal
+                else []
+            )
         if comment.visibility is not None:
             body["visibility"] = dict(comment.visibility)
         return body
 
     def comment_page(
-        self, issue: Issue, comments: list[Comment], start: int, limit: int
+        self,
+        issue: Issue,
+        comments: list[Comment],
+        start: int,
+        limit: int,
+        *,
+        properties: bool = False,
     ) -> dict[str, Any]:
         page = comments[start : start + limit]
         return {
-            "comments": [self.comment(issue, c) for c in page],
+            "comments": [self.comment(issue, c, properties=properties) for c in page],
             "self": f"{self.api}/issue/{issue.core.id}/comment",
             "maxResults": limit,
             "total": len(comments),
