@@ -8,7 +8,9 @@ CHOSEN: a message event has no id in the reference. Its key is derived from what
 changes once it is written: the second it was created, its author's user id, and its
 place among that author's messages of that second (events are append-only, and a
 ``CreatedSince`` read at or before that second returns all of them). An ``id`` or
-``messageId`` field, if the real API sends one, is used instead.
+``messageId`` field, if the real API sends one, is used instead. If the real API turned
+out to order the events of one second differently between reads, or to drop the event
+of a destroyed message, later keys of that second would shift: correct it here.
 
 CHOSEN: a message whose visibility is not plainly "External" is internal, so an unclear
 audience can only narrow who sees its copy.
