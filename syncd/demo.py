@@ -129,14 +129,33 @@ def _human_script(world: World, codes: list[str], say: Say) -> list[Callable[[],
         code = world.report(severity="High")
         say(f"human  Intigriti: a researcher reports {code}")
 
+    def researcher_asks() -> None:
+        say(f"human  Intigriti: the researcher of {high} asks for news")
+        intigriti.post_message(high, "Any update? Happy to retest once it is fixed.")
+
+    def developer_answers() -> None:
+        key = key_of(high)
+        say(f"human  Jira: a developer comments on {key}, and answers the researcher")
+        jira.add_comment(key, "Root cause: the template skips output encoding.")
+        jira.add_comment(key, "[to researcher] Fixed in 2.4.1, please retest.")
+
+    def triager_note() -> None:
+        say(f"human  Intigriti: an internal note on {high} (Jira: restricted comment)")
+        intigriti.post_message(
+            high, "Bounty on hold until the retest.", author="company", internal=True
+        )
+
     return [
         raise_severity,
         accept,
         jira_priority,
+        researcher_asks,
         jira_review,
         jira_resolve,
+        developer_answers,
         move_project,
         conflict,
+        triager_note,
         new_submission,
     ]
 
@@ -176,6 +195,8 @@ def run_demo(*, duration: float = 60.0, say: Say = _say) -> int:
                         "overlap_seconds": 5,
                     },
                     "logging": {"level": "warning", "format": "console"},
+                    # internal notes: comments only the simulator's Developers role reads
+                    "conversation": {"direction": "both", "internal_visibility": "Developers"},
                 },
             )
             settings = load_settings(str(config))

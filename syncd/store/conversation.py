@@ -16,8 +16,8 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store.repository import Repository, StoreConflict
-from syncd.store.tables import ConversationCopyRow, ConversationMarkRow, CursorRow
+from syncd.store.repository import AuditEntry, Repository, StoreConflict
+from syncd.store.tables import AuditRow, ConversationCopyRow, ConversationMarkRow, CursorRow
 
 #: the ``cursors`` row whose watermark says when the conversation sync was turned on
 ENABLED_CURSOR = "conversation"
@@ -154,11 +154,18 @@ class ConversationLedger:
 
         return self._repository.transaction(work, what="recording a copy attempt")
 
-    def copy_sent(self, ref: str, copy_id: str | None) -> None:
-        self.close(ref, "sent", copy_id)
+    def copy_sent(self, ref: str, copy_id: str | None, audit: AuditEntry | None = None) -> None:
+        self.close(ref, "sent", copy_id, audit)
 
-    def close(self, ref: str, state: CopyState, copy_id: str | None = None) -> None:
-        """The copy's outcome: ``sent``, ``withdrawn`` (not sent) or ``rejected``."""
+    def close(
+        self,
+        ref: str,
+        state: CopyState,
+        copy_id: str | None = None,
+        audit: AuditEntry | None = None,
+    ) -> None:
+        """The copy's outcome: ``sent``, ``withdrawn`` (not sent) or ``rejected``, with
+        its audit row in the same transaction."""
 
         def work(session: Session) -> None:
             session.execute(
@@ -166,6 +173,20 @@ class ConversationLedger:
                 .where(ConversationCopyRow.ref == ref)
                 .values(state=state, copy_id=copy_id)
             )
+            if audit is not None:
+                session.add(
+                    AuditRow(
+                        at=datetime.now(UTC),
+                        submission_code=audit.submission_code,
+                        link_id=None,
+                        field=audit.field,
+                        direction=audit.direction,
+                        old_value=audit.old_value,
+                        new_value=audit.new_value,
+                        outcome=audit.outcome,
+                        detail=audit.detail,
+                    )
+                )
 
         self._repository.transaction(work, what=f"recording a copy as {state}")
 

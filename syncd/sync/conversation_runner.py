@@ -42,7 +42,13 @@ from syncd.errors import (
 )
 from syncd.records import Comment, CommentVisibility, Message
 from syncd.store.conversation import Audience, ConversationLedger, CopyRecord, Origin
-from syncd.store.repository import ClaimTerms, LinkRecord, Repository, StoreConflict
+from syncd.store.repository import (
+    AuditEntry,
+    ClaimTerms,
+    LinkRecord,
+    Repository,
+    StoreConflict,
+)
 from syncd.sync.conversation import (
     AwaitCopy,
     ConfirmCopy,
@@ -325,7 +331,9 @@ class ConversationRunner:
             self._withdrawn(run, "intigriti", ref, "the claim was taken over")
         except RemoteError as exc:
             self._send_failed(run, "intigriti", ref, exc, summary)
-        self.ledger.copy_sent(ref, comment.id)
+        self.ledger.copy_sent(
+            ref, comment.id, _audit(run, "to_jira", action.audience, f"comment {comment.id}", ref)
+        )
         self._copied(run, summary, "to_jira", action.audience, comment.id, ref)
 
     def _copy_to_intigriti(self, run: _Run, action: CopyToIntigriti, summary: Summary) -> None:
@@ -370,7 +378,11 @@ class ConversationRunner:
             self._withdrawn(run, "jira", ref, str(exc))
         except RemoteError as exc:
             self._send_failed(run, "jira", ref, exc, summary)
-        self.ledger.copy_sent(ref, message_id)
+        self.ledger.copy_sent(
+            ref,
+            message_id,
+            _audit(run, "to_intigriti", action.audience, f"message {message_id}", ref),
+        )
         self._copied(run, summary, "to_intigriti", action.audience, comment.id, ref)
 
     def _copied(
@@ -409,7 +421,9 @@ class ConversationRunner:
             raise _Stop
         # refused for good (too long, no permission, gone): reported, and the next copies
         # go on rather than wait behind it for ever
-        self.ledger.close(ref, "rejected")
+        direction = "to_jira" if origin == "intigriti" else "to_intigriti"
+        audit = _audit(run, direction, "", None, ref, outcome="rejected", detail=f"{kind}: {exc}")
+        self.ledger.close(ref, "rejected", audit=audit)
         run.failed = True
         summary.failures[run.code] = f"conversation: a copy was refused: {kind}: {exc}"
         log.error(
@@ -420,6 +434,23 @@ class ConversationRunner:
             error_type=kind,
         )
         raise _Stop
+
+
+def _audit(
+    run: _Run,
+    direction: str,
+    audience: str,
+    copy: str | None,
+    ref: str,
+    *,
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> AuditEntry:
+    """The audit row of one copy: ``conversation``, its direction, what was made."""
+    made = f"{audience} {copy}" if audience and copy else copy
+    return AuditEntry(
+        run.code, "conversation", direction, None, made, outcome, detail or f"ref {ref}"
+    )
 
 
 def _earliest(a: datetime | None, b: datetime) -> datetime:

@@ -27,6 +27,9 @@ def test_demo_backfills_and_propagates_edits(tmp_path: Path) -> None:
     assert "created 24 Jira issues" in out
     assert "severity -> Jira" in out  # an Intigriti edit reached Jira
     assert "status -> Intigriti" in out  # a Jira edit reached Intigriti
+    # the conversation: a message became a comment, a marked comment reached the researcher
+    assert "conversation -> Jira: - => public comment" in out
+    assert "conversation -> Intigriti: - => external message" in out
     assert "links: 2" in out  # the closing status report
     assert "demo finished" in out
     assert list(tmp_path.iterdir()) == []  # it cleaned up after itself
