@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import E2E, e2e_world, wait_for
 from sqlalchemy.exc import SQLAlchemyError
-from test_reconcile import assert_ok
+from test_daemon import cycles_done, last_success, stop, wait_for_a_poll_of_each_side
+from test_reconcile import assert_ok, seed_open
 
 ROLE = {"type": "role", "value": "Developers"}
 _REF = re.compile(r"syncd ref [0-9a-f]{12}")
@@ -228,3 +232,69 @@ def test_copies_whose_answers_were_lost_are_found_again_not_sent_twice(e2e: E2E)
     e2e.reset_counters()
     assert_ok(e2e.reconcile())
     assert e2e.writes() == 0
+
+
+@pytest.mark.slow
+def test_idle_polls_cost_one_request_per_side_and_a_message_costs_one_read(e2e: E2E) -> None:
+    codes = seed_open(e2e, 200)
+    e2e.rewrite_config(ON)
+    assert_ok(e2e.reconcile())  # backfill: 200 issues, their (empty) conversations
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    for issue in e2e.issues():  # a quiet day (Jira's change query has minute precision)
+        e2e.world.jira.control.set_timestamps(str(issue["key"]), updated=an_hour_ago)
+    e2e.rewrite_config(
+        {
+            **ON,
+            "sync": {
+                "poll_interval_seconds": 1,
+                "jira_poll_interval_seconds": 1,
+                "full_sweep_interval_seconds": 3600,
+            },
+        }
+    )
+    started = datetime.now(UTC)
+    log = e2e.workdir / "daemon.log"
+    daemon = e2e.popen("run", "--log-level", "debug", log=log)
+    try:
+        wait_for(
+            lambda: (last_success(e2e, "sweep") or started) > started,
+            timeout=120,
+            what="the start-up sweep",
+        )
+        wait_for_a_poll_of_each_side(e2e, datetime.now(UTC), "a first poll of each side")
+        e2e.reset_counters()
+        idle_from = datetime.now(UTC)
+        wait_for_a_poll_of_each_side(e2e, idle_from, "a poll of each side")
+        time.sleep(3)
+        idle = requests_by_route(e2e)
+        idle_cycles = cycles_done(log.read_text(), idle_from)
+
+        e2e.reset_counters()
+        e2e.world.intigriti.control.post_message(codes[7], "any news?")
+        key = str(e2e.issue_of(codes[7])["key"])
+        wait_for(lambda: bool(copies_in_jira(e2e, key)), timeout=30, what="the copy")
+        wait_for_a_poll_of_each_side(e2e, datetime.now(UTC), "the polls after the copy")
+        wait_for_a_poll_of_each_side(e2e, datetime.now(UTC), "one more poll of each side")
+        after_message = requests_by_route(e2e)
+    finally:
+        code, stderr, _took = stop(daemon, log)
+    assert code == 0, stderr[-2000:]
+
+    # idle: the two change queries and nothing else, whatever the number of links
+    lists = idle.pop("GET /submissions", 0)
+    searches = idle.pop("GET /rest/api/2/search/jql", 0)
+    assert lists <= idle_cycles["intigriti"] + 1 and searches <= idle_cycles["jira"] + 1
+    assert idle == {}, idle
+    # one message: one events read to find it, one comment written, and the echo of
+    # that comment costs one comments read; no link other than this one is read
+    assert after_message.get("POST /rest/api/2/issue/{issueIdOrKey}/comment") == 1
+    assert after_message.get("GET /submissions/{submissionCode}/events") == 1
+    assert after_message.get("GET /rest/api/2/issue/{issueIdOrKey}/comment") == 1
+
+
+def requests_by_route(e2e: E2E) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for row in e2e.world.intigriti.control.counters():
+        counts[f"{row['method']} {row['route']}"] += row["count"]
+    counts.update(e2e.world.jira.control.counters())
+    return {route: n for route, n in counts.items() if n}
