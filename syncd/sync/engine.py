@@ -494,9 +494,12 @@ class Engine:
         )
         if not (created or behind) or code in summary.failures:
             return
+        # an issue this pass just made has no comments to read yet
+        just_made = before is None and issue is None
         outcome = runner.sync(
             code,
             summary,
+            read_jira=not just_made,
             intigriti_version=submission.updated_at,
             jira_version=issue.updated_at if issue is not None and not created else None,
         )
