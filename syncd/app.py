@@ -18,6 +18,7 @@ from syncd import starter
 from syncd.errors import ConfigError, CredentialError, StoreError
 from syncd.intigriti.adapter import IntigritiAdapter
 from syncd.logging import configure_logging, logs_above_live_display, register_secret
+from syncd.memory import freeze_start_up
 from syncd.presence import Presence
 from syncd.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
 from syncd.starter import Answers
@@ -211,6 +212,7 @@ def reconcile(config_path: str | None, *, dry_run: bool) -> int:
             presence.stop()
         raise
     log = structlog.get_logger("syncd.reconcile")
+    freeze_start_up()
     try:
         _start_up_checks(runtime, budget_seconds=settings.sync.startup_wait_seconds)
         company = _describe_company(presence) if presence is not None else None
@@ -267,6 +269,7 @@ def run_daemon(config_path: str | None) -> int:
         repository.close()
         raise
     install_signal_handlers(stop)
+    freeze_start_up()
     presence.start("starting")
     try:
         service = _start_service(runtime, presence)

@@ -1,8 +1,9 @@
 """Cycles: the full reconcile pass and the two incremental polls.
 
-* ``full_pass``: read every submission (one Intigriti request) and every tagged issue (one
-  paged Jira search), then sync each submission. Runs at backfill priority, so live polls
-  running beside it get the quota first.
+* ``full_pass``: read every submission (one Intigriti request), then sync them a chunk
+  at a time, each chunk with the issues tagged with its codes (one Jira search per chunk,
+  see ``syncd.sync.sweep_issues``). Runs at backfill priority, so live polls running
+  beside it get the quota first.
 * ``poll_intigriti``: one ``UpdatedSince`` request from the watermark minus the overlap;
   a submission whose version was already reconciled costs nothing more; a changed one
   costs one direct GET of its issue.
@@ -46,6 +47,7 @@ from syncd.sync.agreement import issue_agrees, nothing_to_do, submission_agrees
 from syncd.sync.conversation_runner import ConversationRunner
 from syncd.sync.executor import Executor, SeenMarks, Summary, link_view
 from syncd.sync.ports import IntigritiSide, JiraSide, SubmissionListing
+from syncd.sync.sweep_issues import IssueIndex, SweepIssues
 from syncd.sync.watermark import WatermarkItems, advance, clock_went_back, trusted_seen
 
 log = structlog.get_logger(__name__)
@@ -59,25 +61,6 @@ SWEEP_CHUNK = 500
 #: a sweep over this many submissions gives its freed heap back to the system afterwards
 #: (a full garbage collection: worth it after a large sweep, not after every small one)
 RELEASE_MEMORY_AFTER = 5000
-
-
-class _IssueIndex:
-    """The full search's issues by id, and by the submission code they are tagged with."""
-
-    def __init__(self, issues: Iterable[Issue]) -> None:
-        self.by_id: dict[str, Issue] = {}
-        self.by_code: dict[str, list[Issue]] = {}
-        for found in issues:
-            self.by_id[found.id] = found
-            if found.submission_code:
-                self.by_code.setdefault(found.submission_code.casefold(), []).append(found)
-        for tagged in self.by_code.values():
-            tagged.sort(key=_issue_order)
-
-    def first_tagged(self, code: str) -> Issue | None:
-        """The issue syncd links when several carry one tag: the oldest."""
-        tagged = self.by_code.get(code.casefold())
-        return tagged[0] if tagged else None
 
 
 @dataclass(frozen=True)
@@ -307,8 +290,8 @@ class Engine:
 
     def full_pass(self, progress: Progress | None = None) -> Summary:
         """Backfill and reconcile everything: every submission (one Intigriti request,
-        read as a stream) against every tagged issue (one paged Jira search), a chunk
-        of submissions and their link rows at a time."""
+        read as a stream), a chunk of submissions at a time with their link rows and
+        the issues tagged with them (one Jira search per chunk)."""
         summary = Summary()
         if self.conversation is not None:
             # before the first link of this pass is made: links made from now on get
@@ -330,24 +313,21 @@ class Engine:
                 summary.outcomes["failed"] += 1
                 return summary
             with contextlib.closing(listing):
-                jira_read_at = utcnow()
-                try:
-                    issues = self.jira.changed_issues(None)
-                except CredentialError:
-                    raise
-                except RemoteError as exc:
+
+                def jira_failed(exc: RemoteError) -> None:
                     self._read_failed("jira", exc)
-                    issues = None
                     # the pass cannot vouch for anything it could not compare
                     summary.failures["*jira*"] = f"Jira search failed: {exc}"
                     summary.outcomes["failed"] += 1
+
+                jira = SweepIssues(self.jira, utcnow(), jira_failed)
                 self._sweep = _Sweep(listing.codes, listing.server_time or read_at)
                 try:
-                    self._sweep_items(listing, issues, summary, read_at, jira_read_at, progress)
+                    self._sweep_items(listing, jira, summary, read_at, progress)
                 finally:
                     self._sweep = None
             listed = listing.count
-            del issues, listing
+            del listing, jira
         if listed >= RELEASE_MEMORY_AFTER:
             # the daemon idles for hours after a large sweep: not at the sweep's peak RSS
             release_memory()
@@ -356,13 +336,11 @@ class Engine:
     def _sweep_items(
         self,
         listing: SubmissionListing,
-        issues: IssueBatch | None,
+        jira: SweepIssues,
         summary: Summary,
         read_at: datetime,
-        jira_read_at: datetime,
         progress: Progress | None,
     ) -> None:
-        index = _IssueIndex(issues.issues if issues is not None else ())
         intigriti_read_at = listing.server_time or read_at
         listed = WatermarkItems(intigriti_read_at)
         #: the submissions whose items were deferred, to retry them with their snapshot
@@ -378,15 +356,16 @@ class Engine:
                 if self._should_stop():
                     break
                 self._park(chunk.failures, summary)
-                links = self.repository.links([s.code for s in chunk.submissions])
+                codes = [s.code for s in chunk.submissions]
+                # Jira first, then the link rows, in the order the whole search had
+                index = jira.chunk(codes)
+                links = self.repository.links(codes)
                 talks = self._conversation_marks(links)
                 for submission in chunk.submissions:
                     if self._should_stop():
                         break
                     listed.add(submission.code, submission.updated_at)
-                    issue = self._sweep_one(
-                        submission, links, index, issues is not None, summary, seen
-                    )
+                    issue = self._sweep_one(submission, links, index, jira.ok, summary, seen)
                     self._sweep_conversation(submission, issue, links, talks, summary)
                     if submission.code in summary.deferred:
                         deferred[submission.code] = submission
@@ -399,27 +378,26 @@ class Engine:
         finally:
             if not self._dry_run:
                 seen.flush()
-        if issues is not None and not self._should_stop():
-            self._report_duplicates(index.by_code, summary)
+        if jira.ok and not self._should_stop():
+            self._report_duplicates(jira.duplicates, summary)
         self._retry_deferred(summary, deferred)
         self._finish_conversations(summary)
         if not self._should_stop():
             self._record("intigriti", summary, listed, read_at=intigriti_read_at)
-            if issues is not None:
-                self._record(
-                    "jira",
-                    summary,
-                    ((i.key, i.updated_at) for i in issues.issues),
-                    read_at=issues.server_time or jira_read_at,
-                    follow_clock=True,
-                )
+            if jira.ok:
+                items = jira.watermark_items()
+                if items is None:
+                    # nothing listed, so nothing searched: no server time to move it to
+                    self._record("jira", summary)
+                else:
+                    self._record("jira", summary, items, read_at=jira.read_at, follow_clock=True)
             self._record("sweep", summary)
 
     def _sweep_one(
         self,
         submission: Submission,
         links: dict[str, LinkRecord],
-        index: _IssueIndex,
+        index: IssueIndex,
         jira_ok: bool,
         summary: Summary,
         seen: SeenMarks,
@@ -802,8 +780,3 @@ class Engine:
 
 def _newer_than(version: datetime, mark: datetime | None) -> bool:
     return mark is None or version > mark
-
-
-def _issue_order(issue: Issue) -> tuple[int, str]:
-    """Oldest first: the issue syncd links when several carry one tag."""
-    return (int(issue.id) if issue.id.isdigit() else 2**62, issue.key)

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal, get_args
 
 Direction = Literal["both", "to_jira", "to_intigriti", "off"]
@@ -56,8 +56,11 @@ _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$")
 _BROWSE_URL = re.compile(r"^https?://\S+/browse/([A-Za-z][A-Za-z0-9_]+-[1-9][0-9]*)/?$")
 
 
+@lru_cache(maxsize=4096)
 def _fold(name: str) -> str:
-    """Comparison form of a raw name: case- and surrounding-space-insensitive."""
+    """Comparison form of a raw name: case- and surrounding-space-insensitive.
+
+    Cached: a sweep folds the same few status and priority names for every link."""
     return " ".join(name.split()).casefold()
 
 

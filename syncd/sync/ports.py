@@ -7,7 +7,7 @@ Every method raises only ``syncd.errors`` exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -141,6 +141,12 @@ class JiraSide(Protocol):
         The adapter applies the API user's time zone and minute precision; the caller
         passes a timezone-aware UTC instant that already includes its overlap.
         """
+        ...
+
+    def tagged_issues(self, codes: Sequence[str]) -> IssueBatch:
+        """Every issue carrying syncd's tag for any of these submission codes (what the
+        full search finds of them): a sweep asks one chunk of its listing at a time, so
+        it never holds every issue. ``server_time`` as in ``changed_issues``."""
         ...
 
     def get_issue(self, issue_id: str) -> Issue:

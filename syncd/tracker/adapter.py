@@ -1,9 +1,11 @@
 """``JiraSide`` over the ``jira`` library: what the sync core asks of Jira.
 
 Reads: ``/search/jql`` (Data Center: ``/search`` with ``startAt``) with explicit field
-lists, and direct GETs for strong consistency. Writes: one create per submission, tagged
-twice (label ``<label>-<code>`` and entity property ``<property_key>``, both in the create
-call itself), priority edits, and status moves along the shortest transition path.
+lists, and direct GETs for strong consistency. A sweep's search for one chunk of
+submissions (``tagged_issues``) is sent as a POST: its JQL names hundreds of tags.
+Writes: one create per submission, tagged twice (label ``<label>-<code>`` and entity
+property ``<property_key>``, both in the create call itself), priority edits, and status
+moves along the shortest transition path.
 
 Duplicate protection for creates, layer by layer:
 
@@ -232,7 +234,12 @@ class JiraAdapter:
         return self._search_pages(query, fields, lambda pages: [r for p in pages for r in p])
 
     def _search_pages(
-        self, query: str, fields: list[str], consume: Callable[[Iterator[list[Any]]], _T]
+        self,
+        query: str,
+        fields: list[str],
+        consume: Callable[[Iterator[list[Any]]], _T],
+        *,
+        post: bool = False,
     ) -> _T:
         """``consume`` the search's pages as they arrive (one raw page in memory at a
         time, when ``consume`` parses and drops each).
@@ -240,13 +247,17 @@ class JiraAdapter:
         If Jira refuses the recently created ids syncd asks it to reconcile ("all issues
         must exist": one was deleted), they are forgotten (they only sharpen consistency)
         and the search starts again without them; ``consume`` is called afresh.
+
+        ``post``: send the query in a POST body (a sweep's chunk names hundreds of tags:
+        too long for a URL), straight through the session (the library's search method
+        adds nothing a known field list needs).
         """
         ids = self._reconcile_ids()
         while True:
             try:
                 if self.catalog.is_cloud():
-                    return consume(self._search_cloud(query, fields, ids))
-                return consume(self._search_datacenter(query, fields))
+                    return consume(self._search_cloud(query, fields, ids, post=post))
+                return consume(self._search_datacenter(query, fields, post=post))
             except Rejected:
                 if not ids:
                     raise
@@ -284,12 +295,35 @@ class JiraAdapter:
 
         return fetch
 
-    def _search_cloud(self, query: str, fields: list[str], ids: list[int]) -> Iterator[list[Any]]:
+    def _post_search(
+        self, call: Call, path: str, query: str, fields: list[str], page: Mapping[str, Any]
+    ) -> Any:
+        """One page of a search sent as a POST body; ``page`` says which page."""
+        body = {
+            "jql": query,
+            "maxResults": PAGE_SIZE,
+            "fields": list(fields),
+            "properties": [self.options.property_key],
+            **page,
+        }
+        return self._transport.request(call, "POST", path, body=body)
+
+    def _search_cloud(
+        self, query: str, fields: list[str], ids: list[int], *, post: bool = False
+    ) -> Iterator[list[Any]]:
         token: str | None = None
         seen: set[str] = set()
-        call = Call("GET /search/jql", True)
+        call = Call("POST /search/jql" if post else "GET /search/jql", True)
         for _ in range(MAX_PAGES):
-            page = self._transport.execute(call, self._cloud_page(query, token, fields, ids))
+            if post:
+                where: dict[str, Any] = {}
+                if token:
+                    where["nextPageToken"] = token
+                if ids:
+                    where["reconcileIssues"] = ids
+                page = self._post_search(call, "search/jql", query, fields, where)
+            else:
+                page = self._transport.execute(call, self._cloud_page(query, token, fields, ids))
             if not isinstance(page, Mapping) or not isinstance(page.get("issues"), list):
                 raise MalformedResponse(
                     "GET /search/jql: no issues list", system="jira", route=call.route
@@ -305,11 +339,16 @@ class JiraAdapter:
             seen.add(token)
         raise MalformedResponse("GET /search/jql: too many pages", system="jira")
 
-    def _search_datacenter(self, query: str, fields: list[str]) -> Iterator[list[Any]]:
+    def _search_datacenter(
+        self, query: str, fields: list[str], *, post: bool = False
+    ) -> Iterator[list[Any]]:
         read = 0
-        call = Call("GET /search", True)
+        call = Call("POST /search" if post else "GET /search", True)
         for _ in range(MAX_PAGES):
-            page = self._transport.execute(call, self._datacenter_page(query, read, fields))
+            if post:
+                page = self._post_search(call, "search", query, fields, {"startAt": read})
+            else:
+                page = self._transport.execute(call, self._datacenter_page(query, read, fields))
             batch = page.get("issues") if isinstance(page, Mapping) else None
             if not isinstance(batch, list):
                 raise MalformedResponse("GET /search: no issues list", system="jira")
@@ -356,6 +395,37 @@ class JiraAdapter:
             issues=len(batch.issues),
             failures=len(batch.failures),
         )
+        return batch
+
+    def tagged_issues(self, codes: Sequence[str]) -> IssueBatch:
+        if not codes:
+            return IssueBatch(issues=())
+        fields = self._fields()
+        self._transport.start_server_clock()
+        batch = self._search_tags(codes, fields)
+        return replace(batch, server_time=self._transport.server_time())
+
+    def _search_tags(self, codes: Sequence[str], fields: list[str]) -> IssueBatch:
+        with_property = self._property_jql is not False
+        query = jql.tagged_with_any_jql(
+            self.options.label, self.options.property_key, codes, with_property=with_property
+        )
+        if query is None:
+            # as in _search_tag: never "no issue" for a code we could not look for
+            raise Rejected(
+                "a submission code cannot be searched by label, and this Jira does not"
+                " search entity properties",
+                system="jira",
+            )
+        try:
+            batch = self._search_pages(query, fields, self._batch, post=True)
+        except Rejected:
+            if not with_property:
+                raise
+            log.warning("jira_property_search_unavailable", property=self.options.property_key)
+            self._property_jql = False
+            return self._search_tags(codes, fields)
+        self._property_jql = True
         return batch
 
     def get_issue(self, issue_id: str) -> Issue:

@@ -8,6 +8,7 @@ minute. Flooring only widens the window, which is safe: the caller de-duplicates
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,6 +92,34 @@ def find_submission_jql(
     if not clauses:
         return None
     return " OR ".join(clauses) + " ORDER BY created ASC, key ASC"
+
+
+def tagged_with_any_jql(
+    label: str, property_key: str, codes: Sequence[str], *, with_property: bool = True
+) -> str | None:
+    """Issues carrying ``label`` and tagged with any of ``codes``: the full search
+    (``changed_issues_jql`` without a date) narrowed to one chunk of a sweep.
+
+    Each code is matched as :func:`find_submission_jql` matches one: by its label, or by
+    the entity property. None when some code cannot be searched (not label-safe, and no
+    property search): the caller must not take its absence for "no issue".
+    """
+    labels: list[str] = []
+    for code in codes:
+        per_submission = submission_label(label, code)
+        if per_submission is None and not with_property:
+            return None
+        if per_submission is not None:
+            labels.append(quote(per_submission))
+    clauses: list[str] = []
+    if labels:
+        clauses.append(f"labels in ({', '.join(labels)})")
+    if with_property and codes:
+        values = ", ".join(quote(code) for code in codes)
+        clauses.append(f"issue.property[{property_key}].submission in ({values})")
+    if not clauses:
+        return None
+    return f"labels = {quote(label)} AND ({' OR '.join(clauses)}) ORDER BY key ASC"
 
 
 def sample_in_status_jql(project_id: str, issue_type_id: str, status: str) -> str:

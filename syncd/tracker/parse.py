@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from syncd.errors import ItemError
 from syncd.records import Issue
@@ -22,6 +22,12 @@ BASE_FIELDS: tuple[str, ...] = (
     "issuetype",
     "issuelinks",
 )
+
+
+def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object. ``type(...) is dict`` first: what the JSON decoder gives, checked
+    without the ABC machinery (a search page has a dozen objects per issue)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def parse_jira_time(value: str) -> datetime:
@@ -51,7 +57,7 @@ def _name(fields: Mapping[str, Any], key: str) -> str | None:
     value = fields.get(key)
     if value is None:
         return None
-    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+    if not _is_object(value) or not isinstance(value.get("name"), str):
         raise TypeError(f"expected an object with a name, got {type(value).__name__}")
     return str(value["name"])
 
@@ -59,12 +65,12 @@ def _name(fields: Mapping[str, Any], key: str) -> str | None:
 def submission_code(raw: Mapping[str, Any], label: str, property_key: str) -> str | None:
     """The submission code from our entity property, else from ``<label>-<code>``."""
     props = raw.get("properties")
-    if isinstance(props, Mapping):
+    if _is_object(props):
         value = props.get(property_key)
-        if isinstance(value, Mapping) and isinstance(value.get("submission"), str):
+        if _is_object(value) and isinstance(value.get("submission"), str):
             return str(value["submission"])
     fields = raw.get("fields")
-    labels = fields.get("labels") if isinstance(fields, Mapping) else None
+    labels = fields.get("labels") if _is_object(fields) else None
     if not isinstance(labels, list):
         return None  # no labels, or not a list of them: no tag (parse_issue names the field)
     prefix = f"{label}-"
@@ -85,11 +91,11 @@ def duplicated_keys(fields: Mapping[str, Any], link_type: str) -> tuple[str, ...
         return ()
     keys: list[str] = []
     for link in links:
-        if not isinstance(link, Mapping):
+        if not _is_object(link):
             continue
         kind, other = link.get("type"), link.get("outwardIssue")
-        name = kind.get("name") if isinstance(kind, Mapping) else None
-        key = other.get("key") if isinstance(other, Mapping) else None
+        name = kind.get("name") if _is_object(kind) else None
+        key = other.get("key") if _is_object(other) else None
         same_type = isinstance(name, str) and name.casefold() == link_type.casefold()
         if same_type and isinstance(key, str) and key not in keys:
             keys.append(key)
@@ -119,7 +125,7 @@ def parse_issue(
     if not isinstance(issue_id, str | int) or not isinstance(key, str):
         raise fail("id", "missing id or key")
     fields = raw.get("fields")
-    if not isinstance(fields, Mapping):
+    if not _is_object(fields):
         raise fail("fields", "missing fields object")
     current = "status"
     try:
@@ -132,7 +138,7 @@ def parse_issue(
         resolution = _name(fields, "resolution")
         current = "project"
         project = fields.get("project") or {}
-        project_key = project.get("key") if isinstance(project, Mapping) else None
+        project_key = project.get("key") if _is_object(project) else None
         if not isinstance(project_key, str):
             project_key = key.rsplit("-", 1)[0]
         current = "updated"
@@ -145,7 +151,7 @@ def parse_issue(
     cvss: str | None = None
     if cvss_field is not None:
         value = fields.get(cvss_field)
-        if isinstance(value, Mapping):  # a select option
+        if _is_object(value):  # a select option
             value = value.get("value")
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             cvss = str(value)

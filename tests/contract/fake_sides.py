@@ -10,7 +10,7 @@ answer, or the process dies (``Crash``) before or after the write takes effect.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -168,6 +168,16 @@ class FakeJira:
         self._alive()
         found = tuple(
             i for i in self.issues.values() if since is None or i.updated_at >= since
+        )
+        return IssueBatch(found, server_time=self.clock())
+
+    def tagged_issues(self, codes: Sequence[str]) -> IssueBatch:
+        self._alive()
+        wanted = {code.casefold() for code in codes}
+        found = tuple(
+            i
+            for i in self.issues.values()
+            if i.submission_code is not None and i.submission_code.casefold() in wanted
         )
         return IssueBatch(found, server_time=self.clock())
 

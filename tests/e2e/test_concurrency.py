@@ -151,6 +151,9 @@ def _terminate_leader_session(database_url: str) -> int:
                 text(
                     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND classid = 0 AND objid = :key AND objsubid = 1"
+                    # this test's database only: another suite may share the server
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
                 ),
                 {"key": LEADER_KEY},
             ).scalars()

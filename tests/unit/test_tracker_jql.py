@@ -104,3 +104,22 @@ def test_sample_in_status_jql_quotes_status_names() -> None:
     assert jql.sample_in_status_jql("10000", "10002", "Won't Do") == (
         'project = "10000" AND issuetype = "10002" AND status = "Won\'t Do"'
     )
+
+
+def test_tagged_with_any_jql_matches_each_code_by_label_or_property() -> None:
+    assert jql.tagged_with_any_jql("syncd", "syncd", ["ABC-1", "X-2"]) == (
+        'labels = "syncd" AND (labels in ("syncd-ABC-1", "syncd-X-2")'
+        ' OR issue.property[syncd].submission in ("ABC-1", "X-2")) ORDER BY key ASC'
+    )
+    assert jql.tagged_with_any_jql("syncd", "syncd", ["ABC-1"], with_property=False) == (
+        'labels = "syncd" AND (labels in ("syncd-ABC-1")) ORDER BY key ASC'
+    )
+
+
+def test_tagged_with_any_jql_never_leaves_a_code_unsearched() -> None:
+    # a code that is not label-safe is found by the property alone...
+    assert jql.tagged_with_any_jql("syncd", "syncd", ["a b"]) == (
+        'labels = "syncd" AND (issue.property[syncd].submission in ("a b")) ORDER BY key ASC'
+    )
+    # ...so without the property search there is no query that covers it
+    assert jql.tagged_with_any_jql("syncd", "syncd", ["ok", "a b"], with_property=False) is None
