@@ -153,9 +153,9 @@ def _human_script(world: World, codes: list[str], say: Say) -> list[Callable[[],
         jira_review,
         jira_resolve,
         developer_answers,
+        triager_note,
         move_project,
         conflict,
-        triager_note,
         new_submission,
     ]
 

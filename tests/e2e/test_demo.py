@@ -14,7 +14,7 @@ import pytest
 def test_demo_backfills_and_propagates_edits(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
     result = subprocess.run(
-        [sys.executable, "-m", "syncd", "demo", "--duration", "25"],
+        [sys.executable, "-m", "syncd", "demo", "--duration", "60"],
         capture_output=True,
         text=True,
         cwd=tmp_path,  # no config.toml here: the demo needs none
